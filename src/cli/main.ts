@@ -1,0 +1,36 @@
+/**
+ * The `gradcond` command line. `main(argv)` is testable with an argv array; the process exit
+ * code is set only here, at the edge: a `UsageError` prints one line and exits 2.
+ */
+import yargs from 'yargs';
+import { UsageError } from '../errors.js';
+import { benchCommand } from './commands/bench.js';
+import { trainCommand } from './commands/train.js';
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await yargs(argv)
+      .scriptName('gradcond')
+      .usage('$0 <command> [options]\n\nTraining that steers itself by gradient conditioning (TensorFlow.js).')
+      .command(trainCommand)
+      .command(benchCommand)
+      .demandCommand(1, 'name a command: see --help')
+      .strict()
+      .fail((msg, err) => {
+        throw err ?? new UsageError(msg);
+      })
+      .help()
+      .version()
+      .parseAsync();
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`gradcond: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw err;
+  }
+}
+
+// `node --import tsx src/cli/main.ts ...` (npm run bench, tests) runs it directly.
+if (import.meta.url === `file://${process.argv[1]}`) await main(process.argv.slice(2));
