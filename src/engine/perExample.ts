@@ -204,6 +204,19 @@ export function gram(pass: PerExamplePass, mask: Mask | null = null): tf.Tensor2
   });
 }
 
+/** ‖h_i‖² for every example, [b] (the Gram matrix's diagonal, without the rest of it). */
+export function normsSq(pass: PerExamplePass, mask: Mask | null = null): tf.Tensor1D {
+  return tf.tidy(() => {
+    if (mask) return materialize(pass, mask).square().sum(1) as tf.Tensor1D;
+    const terms = pass.blocks.map((blk) => {
+      if (blk.kind === 'materialized') return blk.h.square().sum(1);
+      const aa = blk.a.square().sum(1);
+      return (blk.hasBias ? aa.add(1) : aa).mul(blk.delta.square().sum(1));
+    });
+    return tf.addN(terms) as tf.Tensor1D;
+  });
+}
+
 /** h̄ = mean_i h_i, the batch gradient, flat (masked if a mask is given). */
 export function meanGradient(pass: PerExamplePass, mask: Mask | null = null): tf.Tensor1D {
   return tf.tidy(() => {

@@ -1,0 +1,36 @@
+/**
+ * Float64 reductions of a few long float32 vectors on the host. Used where float32 sums would
+ * cancel (differences of nearly equal gradients) and the vectors are few (K + 1, n batches).
+ */
+import { type Gram, gramFromVectors } from '../metrics/gram.js';
+
+export function norm(v: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  return Math.sqrt(s);
+}
+
+/** ‖a − b‖ with each difference taken in float64. */
+export function distance(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = a[i] - b[i];
+    s += d * d;
+  }
+  return Math.sqrt(s);
+}
+
+export function maxAbs(v: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < v.length; i++) m = Math.max(m, Math.abs(v[i]));
+  return m;
+}
+
+export { gramFromVectors, type Gram };
+
+/** A [n, n] float32 tensor's data as a float64 Gram matrix, symmetrised. */
+export function toGram(n: number, data: ArrayLike<number>): Gram {
+  const out = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[i * n + j] = 0.5 * (data[i * n + j] + data[j * n + i]);
+  return { n, data: out };
+}
