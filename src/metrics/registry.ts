@@ -1,0 +1,223 @@
+/**
+ * The metric registry: for every metric, what sample it needs, what that sample costs, and the
+ * pure function that turns the sample into a number. Metrics in one group share one sample, so
+ * the engine computes the union of the groups the active metrics need, once per step.
+ *
+ * A new metric = one pure function (in its family's file) + one line in `METRICS` below.
+ */
+import {
+  coherence,
+  confusion,
+  diversity,
+  kappaX,
+  rankW,
+  rankX,
+  stableRankW,
+  stableRankX,
+  type InputGradientSamples,
+  type KappaXSamples,
+  type MultiBatchSamples,
+  type PerExampleSamples,
+} from './batchDissonance.js';
+import { noiseScale } from './noiseScale.js';
+import type { MetricValue } from './result.js';
+import {
+  coherenceW,
+  cosSimW,
+  diversityW,
+  kappaW,
+  kappaWStep,
+  type StepSamples,
+  type WeightSamples,
+} from './stepConsistency.js';
+
+export type MetricFamily = 'step-consistency' | 'batch-dissonance' | 'noise-scale';
+
+export const SAMPLE_GROUPS = [
+  'step',
+  'weightPerturbation',
+  'perExample',
+  'inputPerturbation',
+  'inputGradient',
+  'multiBatch',
+] as const;
+/** Which shared sample a metric needs; metrics in a group share one sample. */
+export type SampleGroup = (typeof SAMPLE_GROUPS)[number];
+
+/** The sample each group hands to its metrics. */
+export interface SampleOf {
+  step: StepSamples;
+  weightPerturbation: WeightSamples;
+  perExample: PerExampleSamples;
+  inputPerturbation: KappaXSamples;
+  inputGradient: InputGradientSamples;
+  multiBatch: MultiBatchSamples;
+}
+
+/** What the gradient engine must compute for a group. */
+export type Requirement =
+  | 'batchGradient'
+  | 'previousStep'
+  | 'perturbedBatchGradients'
+  | 'perExampleGradients'
+  | 'inputGradients'
+  | 'perturbedPerExampleGradientNorms'
+  | 'otherBatchGradients';
+
+/** Cost of a group on top of the training step's own forward + backward pass. */
+export interface GroupCost {
+  readonly requires: readonly Requirement[];
+  readonly extraPasses: { readonly forward: number | string; readonly backward: number | string };
+  readonly memory: string;
+}
+
+export const GROUP_COSTS: Readonly<Record<SampleGroup, GroupCost>> = {
+  step: {
+    requires: ['batchGradient', 'previousStep'],
+    extraPasses: { forward: 0, backward: 0 },
+    memory: 'O(P): the previous step\'s batch gradient and weights',
+  },
+  weightPerturbation: {
+    requires: ['batchGradient', 'perturbedBatchGradients'],
+    extraPasses: { forward: 'K (K = 2 with gradient sampling)', backward: 'K (K = 2 with gradient sampling)' },
+    memory: 'O(K·P) perturbed gradients, O(K²) Gram',
+  },
+  perExample: {
+    requires: ['perExampleGradients'],
+    extraPasses: { forward: 1, backward: '1 (batched per-example, per-layer activations kept)' },
+    memory: 'O(b²) Gram + per-layer activations',
+  },
+  inputGradient: {
+    requires: ['inputGradients'],
+    extraPasses: { forward: 1, backward: 1 },
+    memory: 'O(b·D) input gradients, O(b²) Gram',
+  },
+  inputPerturbation: {
+    requires: ['inputGradients', 'perExampleGradients', 'perturbedPerExampleGradientNorms'],
+    extraPasses: {
+      forward: '2n batched (n = min(b, 4) directions, both signs) + 1',
+      backward: '2n batched per-example + 1',
+    },
+    memory: 'O(b·D) inputs and directions + per-layer activations, O(n·b) norms',
+  },
+  multiBatch: {
+    requires: ['batchGradient', 'otherBatchGradients'],
+    extraPasses: { forward: 'n − 1 (n batches)', backward: 'n − 1 (n batches)' },
+    memory: 'O(n·P) batch gradients (or O(n²) Gram accumulated)',
+  },
+};
+
+export const METRIC_NAMES = [
+  'kappaW',
+  'cosSimW',
+  'diversityW',
+  'coherenceW',
+  'kappaWStep',
+  'kappaX',
+  'stableRankX',
+  'rankX',
+  'stableRankW',
+  'rankW',
+  'confusion',
+  'diversity',
+  'coherence',
+  'noiseScale',
+] as const;
+export type MetricName = (typeof METRIC_NAMES)[number];
+
+export interface MetricSpec<G extends SampleGroup = SampleGroup> extends GroupCost {
+  readonly name: MetricName;
+  readonly family: MetricFamily;
+  readonly group: G;
+  readonly description: string;
+  /** Where it comes from: thesis section / equation, or the paper. */
+  readonly thesis: string;
+  readonly compute: (sample: SampleOf[G]) => MetricValue;
+}
+
+/** Any metric, with `group` and `compute` kept in step (a union over the groups). */
+export type AnyMetricSpec = { [G in SampleGroup]: MetricSpec<G> }[SampleGroup];
+
+type Line<G extends SampleGroup> = Omit<MetricSpec<G>, keyof GroupCost | 'name'>;
+
+/** One registry line: the metric's own fields; the cost fields come from its group. */
+function line<G extends SampleGroup>(l: Line<G>): (name: MetricName) => MetricSpec<G> {
+  return (name) => ({ name, ...GROUP_COSTS[l.group], ...l });
+}
+
+const SC = 'step-consistency';
+const BD = 'batch-dissonance';
+
+/** One line per metric. */
+const LINES: { readonly [N in MetricName]: (name: N) => AnyMetricSpec } = {
+  kappaW: line({ family: SC, group: 'weightPerturbation', compute: kappaW, thesis: 'Def. 2.5 (i = j)',
+    description: 'max_k ‖h̄_k − h̄₀‖·‖θ‖ / (‖ω_k‖·‖h̄₀‖): condition number of the gradient w.r.t. the weights' }),
+  cosSimW: line({ family: SC, group: 'weightPerturbation', compute: cosSimW, thesis: 'eq. 4.1',
+    description: 'min_k cos(h̄_k, h̄₀): worst alignment of perturbed and unperturbed gradients' }),
+  diversityW: line({ family: SC, group: 'weightPerturbation', compute: diversityW, thesis: 'eq. 4.2',
+    description: 'Σ_k ‖h̄_k‖² / ‖Σ_k h̄_k‖² over the perturbed gradients' }),
+  coherenceW: line({ family: SC, group: 'weightPerturbation', compute: coherenceW, thesis: 'eq. 4.3',
+    description: 'Σ_k ⟨h̄₀, h̄_k⟩ / Σ_k ‖h̄_k‖²' }),
+  kappaWStep: line({ family: SC, group: 'step', compute: kappaWStep, thesis: 'section 2.2 (n = 1, i ≠ j)',
+    description: '‖h̄_{t+1} − h̄_t‖·‖θ_t‖ / (‖θ_{t+1} − θ_t‖·‖h̄_t‖) from two consecutive steps' }),
+  kappaX: line({ family: BD, group: 'inputPerturbation', compute: kappaX, thesis: 'eq. 3.16 with Def. 3.5',
+    description: 'mean_i max_k ‖h_i(x_i+δ_k) − h_i(x_i)‖·‖x_i‖ / (‖δ_k‖·‖h_i(x_i)‖): conditioning w.r.t. the inputs' }),
+  stableRankX: line({ family: BD, group: 'inputGradient', compute: stableRankX, thesis: 'eq. 3.18',
+    description: '‖A‖_F² / ‖A‖₂² with the input gradients g_i as columns' }),
+  rankX: line({ family: BD, group: 'inputGradient', compute: rankX, thesis: 'eq. 3.20 (h = h_X)',
+    description: 'stableRankX / E[R(Y)], Y Gaussian of the same shape' }),
+  stableRankW: line({ family: BD, group: 'perExample', compute: stableRankW, thesis: 'eq. 3.20 (h = h_W)',
+    description: '‖A‖_F² / ‖A‖₂² with the per-example weight gradients h_i as columns' }),
+  rankW: line({ family: BD, group: 'perExample', compute: rankW, thesis: 'eq. 3.20 (h = h_W)',
+    description: 'stableRankW / E[R(Y)], Y Gaussian of the same shape' }),
+  confusion: line({ family: BD, group: 'multiBatch', compute: confusion, thesis: 'eq. 3.24',
+    description: '−min(min_{i<j} cos(h̄_i, h̄_j), 0) over n ≥ 2 batches' }),
+  diversity: line({ family: BD, group: 'multiBatch', compute: diversity, thesis: 'eq. 3.25',
+    description: 'Σ_i ‖h̄_i‖² / ‖Σ_i h̄_i‖² over n ≥ 2 batches' }),
+  coherence: line({ family: BD, group: 'perExample', compute: coherence, thesis: 'eq. 3.26',
+    description: 'Σ_i ⟨h̄, h_i⟩ / Σ_i ‖h_i‖² over the examples of one batch' }),
+  noiseScale: line({ family: 'noise-scale', group: 'perExample', compute: noiseScale,
+    thesis: 'McCandlish et al. 2018 (simple noise scale)',
+    description: 'tr(Σ) / ‖G‖² from per-example gradients; null when noise dominates' }),
+};
+
+/** The registry, keyed by name. */
+export const METRICS: { readonly [N in MetricName]: AnyMetricSpec } = Object.fromEntries(
+  METRIC_NAMES.map((name) => [name, (LINES[name] as (n: MetricName) => AnyMetricSpec)(name)]),
+) as { readonly [N in MetricName]: AnyMetricSpec };
+
+export const metricNames: readonly MetricName[] = METRIC_NAMES;
+
+export function isMetricName(name: string): name is MetricName {
+  return (METRIC_NAMES as readonly string[]).includes(name);
+}
+
+/** The metric called `name`; throws a RangeError listing the known names otherwise. */
+export function getMetric(name: string): AnyMetricSpec {
+  if (!isMetricName(name)) throw new RangeError(`unknown metric '${name}': known metrics are ${METRIC_NAMES.join(', ')}`);
+  return METRICS[name];
+}
+
+/** The metrics that share the sample of `group`, in registry order. */
+export function metricsOfGroup<G extends SampleGroup>(group: G): MetricSpec<G>[] {
+  return METRIC_NAMES.map((n) => METRICS[n] as AnyMetricSpec).filter((m) => m.group === group) as unknown as MetricSpec<G>[];
+}
+
+/** The groups (samples) the metrics `names` need, each once, in `SAMPLE_GROUPS` order. */
+export function groupsFor(names: readonly MetricName[]): SampleGroup[] {
+  const wanted = new Set(names.map((n) => METRICS[n].group));
+  return SAMPLE_GROUPS.filter((g) => wanted.has(g));
+}
+
+/** Computes every metric of `group` on its shared sample. */
+export function computeGroup<G extends SampleGroup>(
+  group: G,
+  sample: SampleOf[G],
+  names: readonly MetricName[] = METRIC_NAMES,
+): Partial<Record<MetricName, MetricValue>> {
+  const out: Partial<Record<MetricName, MetricValue>> = {};
+  for (const m of metricsOfGroup(group)) {
+    if (names.includes(m.name)) out[m.name] = m.compute(sample);
+  }
+  return out;
+}
