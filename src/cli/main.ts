@@ -5,6 +5,7 @@
 import yargs from 'yargs';
 import { UsageError } from '../errors.js';
 import { benchCommand } from './commands/bench.js';
+import { probeCommand } from './commands/probe.js';
 import { trainCommand } from './commands/train.js';
 
 export async function main(argv: string[]): Promise<void> {
@@ -13,6 +14,7 @@ export async function main(argv: string[]): Promise<void> {
       .scriptName('gradcond')
       .usage('$0 <command> [options]\n\nTraining that steers itself by gradient conditioning (TensorFlow.js).')
       .command(trainCommand)
+      .command(probeCommand)
       .command(benchCommand)
       .demandCommand(1, 'name a command: see --help')
       .strict()

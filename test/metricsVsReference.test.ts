@@ -1,0 +1,126 @@
+/**
+ * Every probe metric against the independent float64 reference (test/reference), on small
+ * models whose gradients have closed forms or exact backward passes: linear and one-hidden-layer
+ * models with MSE and softmax cross-entropy, a small convolution, masks.
+ */
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { tf, useBackend } from '../src/backend/backend.js';
+import { createMask } from '../src/engine/mask.js';
+import { expectedStableRank } from '../src/metrics/expectedStableRank.js';
+import { probe, type ProbeBatch } from '../src/probe.js';
+import * as ref from './reference/metrics.js';
+import type { RefLayer, RefModel, Target, LossName } from './reference/model.js';
+import { oneHot, seededTensor, setSeededWeights } from './helpers.js';
+
+/** The tfjs model's current weights as a reference model. */
+function toRef(model: tf.LayersModel, loss: LossName): RefModel {
+  const layers: RefLayer[] = model.layers.flatMap((layer): RefLayer[] => {
+    const cls = layer.getClassName();
+    const cfg = layer.getConfig();
+    const w = layer.getWeights().map((t) => t.arraySync());
+    if (cls === 'Flatten') return [{ kind: 'flatten' }];
+    if (cls === 'Dense') return [{ kind: 'dense', W: w[0] as number[][], b: w[1] as number[] | undefined, activation: cfg.activation as never }];
+    if (cls === 'Conv2D') {
+      const s = cfg.strides as number[];
+      return [{ kind: 'conv2d', W: w[0] as number[][][][], b: w[1] as number[] | undefined, strides: [s[0], s[1]], padding: cfg.padding as 'valid' | 'same', activation: cfg.activation as never }];
+    }
+    return [];
+  });
+  return { inputShape: model.inputs[0].shape.slice(1) as number[], layers, loss };
+}
+
+function rows(t: tf.Tensor): number[][] {
+  const b = t.shape[0];
+  const flat = t.reshape([b, -1]).arraySync() as number[][];
+  return flat;
+}
+
+function targets(t: tf.Tensor, loss: LossName): Target[] {
+  return loss === 'sparseCategoricalCrossentropy' ? (t.reshape([-1]).arraySync() as number[]) : rows(t);
+}
+
+interface Case {
+  name: string;
+  build: () => tf.LayersModel;
+  loss: LossName;
+  inputShape: number[];
+  b: number;
+  eta: number;
+  mask?: number;
+}
+
+const dense = (units: number, activation: string, extra: object = {}) => tf.layers.dense({ units, activation: activation as never, ...extra });
+const CASES: Case[] = [
+  { name: 'linear model, MSE', loss: 'meanSquaredError', inputShape: [4], b: 6, eta: 1e-2,
+    build: () => tf.sequential({ layers: [dense(3, 'linear', { inputShape: [4] })] }) },
+  { name: 'one hidden tanh layer, softmax cross-entropy', loss: 'categoricalCrossentropy', inputShape: [5], b: 6, eta: 1e-2,
+    build: () => tf.sequential({ layers: [dense(4, 'tanh', { inputShape: [5] }), dense(3, 'softmax')] }) },
+  { name: 'one hidden sigmoid layer, sparse cross-entropy', loss: 'sparseCategoricalCrossentropy', inputShape: [5], b: 5, eta: 1e-2,
+    build: () => tf.sequential({ layers: [dense(4, 'sigmoid', { inputShape: [5] }), dense(3, 'softmax')] }) },
+  { name: 'relu MLP without biases, MSE, mask p = 0.5', loss: 'meanSquaredError', inputShape: [5], b: 6, eta: 1e-2, mask: 0.5,
+    build: () => tf.sequential({ layers: [dense(6, 'relu', { inputShape: [5], useBias: false }), dense(2, 'linear', { useBias: false })] }) },
+  { name: 'conv + flatten + softmax', loss: 'categoricalCrossentropy', inputShape: [6, 5, 2], b: 4, eta: 1e-2,
+    build: () => tf.sequential({ layers: [
+      tf.layers.conv2d({ inputShape: [6, 5, 2], filters: 3, kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh' }),
+      tf.layers.flatten(), dense(3, 'softmax')] }) },
+];
+
+function batchesFor(c: Case, outUnits: number): ProbeBatch[] {
+  return [0, 1, 2].map((k) => {
+    const x = seededTensor([c.b, ...c.inputShape], 100 + k);
+    const y = c.loss === 'sparseCategoricalCrossentropy'
+      ? tf.tensor1d(Array.from({ length: c.b }, (_, i) => (i + k) % outUnits))
+      : c.loss === 'meanSquaredError' ? seededTensor([c.b, outUnits], 200 + k) : oneHot(c.b, outUnits, k);
+    return { x, y };
+  });
+}
+
+function close(name: string, got: number | null, want: number | null, tol: number): void {
+  if (want === null) return assert.equal(got, null, `${name}: expected null`);
+  assert.notEqual(got, null, `${name}: got null, expected ${want}`);
+  const err = Math.abs(got! - want) / Math.max(Math.abs(want), 1e-12);
+  assert.ok(err <= tol, `${name}: ${got} vs reference ${want} (relative error ${err.toExponential(2)})`);
+}
+
+describe('probe metrics against the float64 reference', () => {
+  before(async () => {
+    await useBackend('cpu');
+  });
+  for (const c of CASES) {
+    test(c.name, () => {
+      const model = c.build();
+      setSeededWeights(model, 7);
+      const outUnits = model.outputs[0].shape[1] as number;
+      const batches = batchesFor(c, outUnits);
+      const got = probe(model, { loss: c.loss, batches }, { eta: c.eta, n: 4, mask: c.mask ?? 1, seed: 3 });
+      const r = toRef(model, c.loss);
+      const xs = batches.map((b) => rows(b.x));
+      const ys = batches.map((b) => targets(b.y, c.loss));
+      // The same mask, as explicit kept indices per variable.
+      const mask = c.mask ? createMask(model.trainableWeights.map((w) => w.read().size), c.mask, 3)! : null;
+      const maskBits = mask ? Array.from({ length: mask.size }, (_, i) => mask.indices.includes(i)) : undefined;
+      const h = ref.perExampleGrads(r, xs[0], ys[0]).map((v) => ref.applyMask(v, maskBits));
+      const g = ref.inputGrads(r, xs[0], ys[0]);
+      const d = mask ? mask.indices.length : h[0].length;
+      const sc = ref.stepConsistencyW(r, xs[0], ys[0], { eta: c.eta, mask: maskBits });
+      const tol = 1e-4;
+      close('kappaW', got.metrics.kappaW, sc.kappaW, tol);
+      close('cosSimW', got.metrics.cosSimW, sc.cosSimW, tol);
+      close('diversityW', got.metrics.diversityW, sc.diversityW, tol);
+      close('coherenceW', got.metrics.coherenceW, sc.coherenceW, tol);
+      close('kappaX', got.metrics.kappaX, ref.kappaX(r, xs[0], ys[0], { eta: c.eta, n: 4, mask: maskBits }), tol);
+      close('stableRankX', got.metrics.stableRankX, ref.stableRank(g), tol);
+      close('stableRankW', got.metrics.stableRankW, ref.stableRank(h), tol);
+      // rank = stableRank / E[R(Y)]: the expectation is checked against direct Monte Carlo in metrics.test.ts.
+      close('rankX', got.metrics.rankX, ref.stableRank(g)! / expectedStableRank(g[0].length, c.b), tol);
+      close('rankW', got.metrics.rankW, ref.stableRank(h)! / expectedStableRank(d, c.b), tol);
+      close('coherence', got.metrics.coherence, ref.coherence(h), tol);
+      close('noiseScale', got.metrics.noiseScale, ref.noiseScale(h), tol);
+      const batchGrads = xs.map((x, k) => ref.applyMask(ref.batchGrad(r, x, ys[k]), maskBits));
+      close('confusion', got.metrics.confusion, ref.confusion(batchGrads), tol);
+      close('diversity', got.metrics.diversity, ref.diversity(batchGrads), tol);
+      for (const b of batches) tf.dispose([b.x, b.y]);
+    });
+  }
+});
