@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: what each piece costs relative to one ordinary training step of the same
  * model, batch and backend, measured in one process so that ratios are fair. Later work adds
- * rows through `BENCH_CASES`.
+ * rows as `BenchCase`s.
  */
 import { tf } from '../backend/backend.js';
 import { installOverrides, removeOverrides } from '../backend/overrides.js';
@@ -39,7 +39,6 @@ export interface BenchContext {
 /** A benchmark case adds rows for one (backend, model, batch); it runs with the overrides on. */
 export type BenchCase = (ctx: BenchContext) => Promise<Omit<BenchRow, 'backend' | 'model' | 'batch' | 'ratioToStep'>[]>;
 
-export const BENCH_CASES: BenchCase[] = [];
 
 export interface BenchOptions {
   backends: string[];
@@ -49,6 +48,8 @@ export interface BenchOptions {
   /** Seconds above which a stock step is timed once instead of `runs` times (stock cpu convs). */
   slowStepS: number;
   log?: (line: string) => void;
+  /** Rows beyond the training step (metric groups, engine paths). */
+  cases?: BenchCase[];
 }
 
 async function stepTiming(ctx: Omit<BenchContext, 'stepMs'>, slowStepS: number): Promise<number> {
@@ -94,7 +95,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
       log(`${backend} ${modelName}: step ${stepMs.toFixed(1)} ms (stock ${stockMs === null ? 'n/a' : stockMs.toFixed(1)} ms)`);
 
       const ctx: BenchContext = { ...base, stepMs };
-      for (const benchCase of BENCH_CASES) {
+      for (const benchCase of opts.cases ?? []) {
         for (const r of await benchCase(ctx)) rows.push(row(r.what, r.ms, stepMs, r.note));
       }
       tf.dispose([x, y]);

@@ -34,3 +34,16 @@ export function toGram(n: number, data: ArrayLike<number>): Gram {
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[i * n + j] = 0.5 * (data[i * n + j] + data[j * n + i]);
   return { n, data: out };
 }
+
+import { tf } from '../backend/backend.js';
+
+/**
+ * The values of the tensor `make` returns, with every tensor it made disposed. (Returning a
+ * typed array from `tf.tidy` itself makes tidy walk every element looking for tensors.)
+ */
+export function readback(make: () => tf.Tensor): Float32Array {
+  const t = tf.tidy(() => make().clone()); // a clone: `make` may return a tensor it does not own
+  const data = t.dataSync() as Float32Array;
+  t.dispose();
+  return data;
+}

@@ -8,7 +8,7 @@ import { mulberry32, normalSampler } from '../data/random.js';
 import type { InputGradientSamples, KappaXSamples, MultiBatchSamples, PerExampleSamples } from '../metrics/batchDissonance.js';
 import type { WeightSamples } from '../metrics/stepConsistency.js';
 import { batchGradient } from './batchGradient.js';
-import { distance, gramFromVectors, maxAbs, norm, toGram } from './hostMath.js';
+import { distance, gramFromVectors, maxAbs, norm, readback, toGram } from './hostMath.js';
 import type { PerExampleLoss } from './losses.js';
 import { type Mask, applyMask, zeroOutsideMask } from './mask.js';
 import { flatParams, trainableVariables, withPerturbedWeights } from './params.js';
@@ -90,7 +90,7 @@ export function weightPerturbationSample(ctx: EngineContext, x: tf.Tensor, y: tf
   const { model, loss, mask, training } = ctx;
   const g0 = batchGradient(model, loss, x, y, training);
   const omegas = weightDirections(ctx, g0.grad, x, y, opts);
-  const host = (v: tf.Tensor1D) => tf.tidy(() => applyMask(mask, v).dataSync() as Float32Array);
+  const host = (v: tf.Tensor1D) => readback(() => applyMask(mask, v));
   const vectors = [host(g0.grad)];
   const omegaNorms: number[] = [];
   for (const omega of omegas) {
@@ -120,11 +120,12 @@ export function perExampleSample(pass: PerExamplePass, mask: Mask | null, dim: n
 
 /** The `inputGradient` group from a pass: the Gram matrix of the g_i. */
 export function inputGradientSample(pass: PerExamplePass): InputGradientSamples {
-  const gData = tf.tidy(() => {
-    const flat = pass.inputGrads.reshape([pass.b, -1]);
-    return { gram: tf.matMul(flat, flat, false, true).dataSync(), dim: flat.shape[1] as number };
+  const dim = pass.inputGrads.size / pass.b;
+  const gram = readback(() => {
+    const flat = pass.inputGrads.reshape([pass.b, dim]);
+    return tf.matMul(flat, flat, false, true);
   });
-  return { gram: toGram(pass.b, gData.gram), dim: gData.dim };
+  return { gram: toGram(pass.b, gram), dim };
 }
 
 /**
@@ -133,10 +134,8 @@ export function inputGradientSample(pass: PerExamplePass): InputGradientSamples 
  */
 export function inputPerturbationSample(ctx: EngineContext, pass: PerExamplePass, x: tf.Tensor, y: tf.Tensor, n: number): KappaXSamples {
   const b = pass.b;
-  const flatX = tf.tidy(() => x.reshape([b, -1]));
-  const inputNorms = Array.from(tf.tidy(() => flatX.square().sum(1).sqrt().dataSync()));
-  flatX.dispose();
-  const gradNorms = Array.from(tf.tidy(() => normsSq(pass, ctx.mask).sqrt().dataSync()));
+  const inputNorms = Array.from(readback(() => x.reshape([b, -1]).square().sum(1).sqrt()));
+  const gradNorms = Array.from(readback(() => normsSq(pass, ctx.mask).sqrt()));
   const diffNorms: number[][] = [];
   const deltaNorms: number[] = [];
   for (let k = 0; k < Math.min(n, b); k++) {
@@ -150,7 +149,7 @@ export function inputPerturbationSample(ctx: EngineContext, pass: PerExamplePass
       }
       const xk = tf.tidy(() => x.add(gk.mul((sign * ctx.eta) / gNorm)));
       const perturbed = perExamplePass(ctx.model, ctx.loss, xk, y, { training: ctx.training });
-      const d = tf.tidy(() => diffNormsSq(pass, perturbed, ctx.mask).sqrt().dataSync());
+      const d = readback(() => diffNormsSq(pass, perturbed, ctx.mask).sqrt());
       diffNorms.push(Array.from(d));
       deltaNorms.push(ctx.eta);
       disposePass(perturbed);
@@ -165,7 +164,7 @@ export function inputPerturbationSample(ctx: EngineContext, pass: PerExamplePass
 export function multiBatchSample(ctx: EngineContext, batches: { x: tf.Tensor; y: tf.Tensor }[]): MultiBatchSamples {
   const vectors = batches.map(({ x, y }) => {
     const { grad } = batchGradient(ctx.model, ctx.loss, x, y, ctx.training);
-    const v = tf.tidy(() => applyMask(ctx.mask, grad).dataSync() as Float32Array);
+    const v = readback(() => applyMask(ctx.mask, grad));
     grad.dispose();
     return v;
   });

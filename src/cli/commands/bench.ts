@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { formatTable, runBench } from '../../bench/bench.js';
+import { metricGroupCase, perExampleEngineCase } from '../../bench/metricCases.js';
 
 interface BenchArgs {
   backends: string[];
@@ -24,6 +25,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
   handler: async (args) => {
     const rows = await runBench({
       backends: args.backends, models: args.models, batch: args.batch, runs: args.runs, slowStepS: 2,
+      cases: [metricGroupCase, perExampleEngineCase],
       log: (l) => process.stderr.write(`${l}\n`),
     });
     process.stdout.write(`${formatTable(rows)}\n`);
