@@ -38,3 +38,35 @@ export function oneHot(b: number, k: number, seed = 0): tf.Tensor2D {
 export function setSeededWeights(model: tf.LayersModel, seed: number, s = 0.5): void {
   model.setWeights(model.getWeights().map((w, i) => seededTensor(w.shape, seed * 101 + i, s)));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Added for invariants.test.ts / probeCli.test.ts
+
+import type { RefLayer, RefModel, LossName, Target } from './reference/model.js';
+
+/** A tfjs Sequential of Dense / Conv2D / Flatten layers, with its current weights, as a float64 reference model. */
+export function toRefModel(model: tf.LayersModel, loss: LossName): RefModel {
+  const layers: RefLayer[] = model.layers.flatMap((layer): RefLayer[] => {
+    const cls = layer.getClassName();
+    const cfg = layer.getConfig();
+    const w = layer.getWeights().map((t) => t.arraySync());
+    if (cls === 'Flatten') return [{ kind: 'flatten' }];
+    if (cls === 'Dense') return [{ kind: 'dense', W: w[0] as number[][], b: w[1] as number[] | undefined, activation: cfg.activation as never }];
+    if (cls === 'Conv2D') {
+      const s = cfg.strides as number[];
+      return [{ kind: 'conv2d', W: w[0] as number[][][][], b: w[1] as number[] | undefined, strides: [s[0], s[1]], padding: cfg.padding as 'valid' | 'same', activation: cfg.activation as never }];
+    }
+    throw new Error(`toRefModel: no reference for layer ${cls}`);
+  });
+  return { inputShape: model.inputs[0].shape.slice(1) as number[], layers, loss };
+}
+
+/** A batch tensor as rows of flat examples (float64 numbers). */
+export function tensorRows(t: tf.Tensor): number[][] {
+  return tf.tidy(() => t.reshape([t.shape[0], -1]).arraySync() as number[][]);
+}
+
+/** Targets of a batch in the reference's format. */
+export function refTargets(t: tf.Tensor, loss: LossName): Target[] {
+  return loss === 'sparseCategoricalCrossentropy' ? (tf.tidy(() => t.reshape([-1]).arraySync()) as number[]) : tensorRows(t);
+}

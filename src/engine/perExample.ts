@@ -5,7 +5,7 @@
  * (examples do not interact). Then, per layer:
  *   - Dense: h_i = a_i ⊗ δ_i (+ δ_i for the bias), never materialised for the Gram matrix:
  *     ⟨h_i, h_j⟩ = (⟨a_i, a_j⟩ + 1) · ⟨δ_i, δ_j⟩;
- *   - Conv2D: h_i = patches(a_i)ᵀ δ_i through im2col (kh·kw strided slices), materialised.
+ *   - Conv2D: h_i materialised by one depthwise convolution with the batch as channels.
  * Models with other weighted layers fall back to an exact loop of b single-example passes; the
  * pass says which path it took.
  */
@@ -53,26 +53,29 @@ function samePadding(inSize: number, k: number, stride: number, dilation: number
   return [Math.floor(total / 2), total - Math.floor(total / 2)];
 }
 
-/** im2col: [b, oh·ow, kh·kw·cin] with the filter's row-major order (kh, kw, cin). */
-function patches(x: tf.Tensor4D, info: Conv2DInfo, outH: number, outW: number): tf.Tensor3D {
+/**
+ * Per-example kernel gradients of a convolution as ONE depthwise convolution: with the batch as
+ * channels, dW_n[i, j, c, m] = Σ_p x_n[p·s + i·d, c] · δ_n[p, m] is a depthwise conv of x
+ * (transposed to [cin, H, W, b]) with δ (transposed to [oh, ow, b, cout]) as the filter, the
+ * forward stride as its dilation and the forward dilation as its stride (tfjs convolutions never
+ * have both above 1).
+ */
+function depthwiseKernelGrads(a: tf.Tensor4D, delta: tf.Tensor4D, info: Conv2DInfo): tf.Tensor2D {
   return tf.tidy(() => {
-    const [kh, kw, cin] = info.kernel.shape;
-    const [sh, sw] = info.strides;
-    const [dh, dw] = info.dilations;
-    const [b, h, w] = x.shape;
+    const [kh, kw, cin, cout] = info.kernel.shape;
+    const [b, h, w] = a.shape;
     const xp =
       info.padding === 'same'
-        ? tf.pad(x, [[0, 0], samePadding(h, kh, sh, dh), samePadding(w, kw, sw, dw), [0, 0]])
-        : x;
-    const slices: tf.Tensor4D[] = [];
-    for (let i = 0; i < kh; i++) {
-      for (let j = 0; j < kw; j++) {
-        const begin = [0, i * dh, j * dw, 0];
-        const end = [b, i * dh + (outH - 1) * sh + 1, j * dw + (outW - 1) * sw + 1, cin];
-        slices.push(tf.stridedSlice(xp, begin, end, [1, sh, sw, 1]) as tf.Tensor4D);
-      }
-    }
-    return tf.stack(slices, 3).reshape([b, outH * outW, kh * kw * cin]);
+        ? tf.pad(a, [[0, 0], samePadding(h, kh, info.strides[0], info.dilations[0]), samePadding(w, kw, info.strides[1], info.dilations[1]), [0, 0]])
+        : a;
+    const x = xp.transpose([3, 1, 2, 0]) as tf.Tensor4D; // [cin, H, W, b]
+    const f = delta.transpose([1, 2, 0, 3]) as tf.Tensor4D; // [oh, ow, b, cout]
+    const out = tf.depthwiseConv2d(x, f, info.dilations, 'valid', 'NHWC', info.strides); // [cin, ≥kh, ≥kw, b·cout]
+    return out
+      .slice([0, 0, 0, 0], [cin, kh, kw, b * cout])
+      .reshape([cin, kh, kw, b, cout])
+      .transpose([3, 1, 2, 0, 4])
+      .reshape([b, kh * kw * cin * cout]);
   });
 }
 
@@ -80,10 +83,8 @@ function convBlock(a: tf.Tensor4D, delta: tf.Tensor4D, info: Conv2DInfo): LayerB
   return {
     kind: 'materialized',
     h: tf.tidy(() => {
-      const [b, oh, ow, cout] = delta.shape;
-      const d = delta.reshape([b, oh * ow, cout]);
-      const kernelGrad = tf.matMul(patches(a, info, oh, ow), d, true, false).reshape([b, -1]);
-      return (info.bias ? tf.concat([kernelGrad, d.sum(1)], 1) : kernelGrad) as tf.Tensor2D;
+      const kernelGrad = depthwiseKernelGrads(a, delta, info);
+      return (info.bias ? tf.concat([kernelGrad, delta.sum([1, 2])], 1) : kernelGrad) as tf.Tensor2D;
     }),
   };
 }
