@@ -27,18 +27,25 @@ export interface ProbeData {
   batches: ProbeBatch[];
 }
 
-function tensorOf(values: unknown[], what: string): tf.Tensor {
-  try {
-    const t = tf.tensor(values as number[]);
-    if (t.dtype === 'string') throw new Error('strings are not numbers');
-    const data = t.dataSync();
-    if (!data.every(Number.isFinite)) {
-      t.dispose();
-      throw new Error('non-finite values');
+/** The first element of a nested array that is not a finite number, if any. */
+function firstNonNumber(v: unknown): unknown {
+  if (Array.isArray(v)) {
+    for (const e of v) {
+      const bad = firstNonNumber(e);
+      if (bad !== undefined) return bad;
     }
-    return t.toFloat();
+    return undefined;
+  }
+  return typeof v === 'number' && Number.isFinite(v) ? undefined : v ?? String(v);
+}
+
+function tensorOf(values: unknown[], what: string): tf.Tensor {
+  const bad = firstNonNumber(values);
+  if (bad !== undefined) throw new UsageError(`${what}: ${JSON.stringify(bad)} is not a finite number`);
+  try {
+    return tf.tensor(values as number[], undefined, 'float32');
   } catch (err) {
-    throw new UsageError(`${what}: not a rectangular array of finite numbers (${(err as Error).message.split('\n')[0]})`);
+    throw new UsageError(`${what}: not a rectangular array (${(err as Error).message.split('\n')[0]})`);
   }
 }
 

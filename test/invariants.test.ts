@@ -117,7 +117,6 @@ describe('invariants', () => {
       for (let i = 1; i < errs.length; i++) {
         assert.ok(errs[i] < errs[i - 1], `not monotone: relative errors ${errs.map((e) => e.toExponential(2))} vs κ_HVP = ${hvp}`);
       }
-      console.log("HVP errs", errs, hvp);
       assert.ok(errs[2] <= 1e-2, `η = 1e-2: relative error ${errs[2].toExponential(2)} vs κ_HVP = ${hvp}`);
       tf.dispose([x, y]);
       model.dispose();

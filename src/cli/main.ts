@@ -3,12 +3,14 @@
  * code is set only here, at the edge: a `UsageError` prints one line and exits 2.
  */
 import yargs from 'yargs';
+import { tf } from '../backend/backend.js';
 import { UsageError } from '../errors.js';
 import { benchCommand } from './commands/bench.js';
 import { probeCommand } from './commands/probe.js';
 import { trainCommand } from './commands/train.js';
 
 export async function main(argv: string[]): Promise<void> {
+  tf.enableProdMode(); // no debug checks and no tfjs banners on the command line
   try {
     await yargs(argv)
       .scriptName('gradcond')
@@ -19,7 +21,7 @@ export async function main(argv: string[]): Promise<void> {
       .demandCommand(1, 'name a command: see --help')
       .strict()
       .fail((msg, err) => {
-        throw err ?? new UsageError(msg);
+        throw err ?? new UsageError(msg.replace(/\s*\n\s*/g, ' ')); // one line
       })
       .help()
       .version()

@@ -39,7 +39,11 @@ export function withPerturbedWeights<T>(model: tf.LayersModel, omega: tf.Tensor1
   const saved = vars.map((v) => v.clone());
   try {
     const parts = unflatten(omega, vars.map((v) => v.shape));
-    vars.forEach((v, i) => v.assign(tf.tidy(() => v.add(parts[i]))));
+    vars.forEach((v, i) => {
+      const moved = v.add(parts[i]);
+      v.assign(moved); // assign copies: the sum is ours to dispose
+      moved.dispose();
+    });
     tf.dispose(parts);
     return fn();
   } finally {

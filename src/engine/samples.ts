@@ -47,7 +47,9 @@ function weightDirections(ctx: EngineContext, hbar: tf.Tensor1D, x: tf.Tensor, y
   }
   if (opts.sampling === 'per-example') {
     const n = Math.min(opts.n, x.shape[0]);
-    const pass = perExamplePass(ctx.model, ctx.loss, x.slice(0, n), y.slice(0, n), { training: ctx.training });
+    const [xn, yn] = [x.slice(0, n), y.slice(0, n)];
+    const pass = perExamplePass(ctx.model, ctx.loss, xn, yn, { training: ctx.training });
+    tf.dispose([xn, yn]);
     const dirs = tf.tidy(() =>
       tf.unstack(materialize(pass)).flatMap((h) => {
         const hm = zeroOutsideMask(mask, h as tf.Tensor1D);
