@@ -88,3 +88,91 @@ describe('conditioned optimizer', () => {
     }
   });
 });
+
+describe('conditioned optimizer inside model.fit', () => {
+  before(async () => void (await useBackend('cpu')));
+
+  test('the step-consistency metrics of a sampling step equal probe on the same weights and batch', async () => {
+    const model = mlp();
+    const opt = conditioned(tf.train.sgd(0.1), { model, every: 1, groups: ['weightPerturbation'], weightSampling: 'gradient', eta: 1e-2 });
+    model.compile({ optimizer: opt, loss: 'categoricalCrossentropy' });
+    const samples: MetricSample[] = [];
+    opt.metrics$.subscribe((s) => samples.push(s));
+    const [x, y] = [X(), Y()];
+    await model.fit(x, y, { epochs: 1, batchSize: 8, shuffle: false, verbose: 0 });
+    // After fit, the weights are those right after the last step, whose batch is the last 8 rows.
+    const last = samples.at(-1)!;
+    assert.equal(last.step, 4);
+    const batch = { x: x.slice(32, 8), y: y.slice(32, 8) };
+    const other = { x: x.slice(0, 8), y: y.slice(0, 8) };
+    const ref = probe(model, { loss: 'categoricalCrossentropy', batches: [batch, other] }, { eta: 1e-2, n: 4, mask: 1, seed: 0 });
+    for (const name of ['kappaW', 'cosSimW', 'diversityW', 'coherenceW']) {
+      const got = last.values[name]!;
+      const want = ref.metrics[name]!;
+      assert.ok(Math.abs(got - want) <= 1e-6 * Math.abs(want), `${name}: ${got} vs probe ${want}`);
+    }
+    tf.dispose([x, y, batch.x, batch.y, other.x, other.y]);
+  });
+
+  test('sees the batch with dropout and compiled metrics, and leaks nothing over 1,000 steps', async () => {
+    const model = mlp(0.3);
+    const opt = conditioned(tf.train.momentum(0.05, 0.9), { model, every: 25, groups: 'full' });
+    model.compile({ optimizer: opt, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+    const samples: MetricSample[] = [];
+    opt.metrics$.subscribe((s) => samples.push(s));
+    const [x, y] = [X(), Y()];
+    await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 }); // warm-up: lazily made tensors
+    const before = tf.memory().numTensors;
+    const history = await model.fit(x, y, { epochs: 200, batchSize: 8, verbose: 0, callbacks: opt.callbacks() });
+    assert.equal(tf.memory().numTensors, before);
+    assert.equal(history.history.acc.length, 200);
+    const groups = new Set(samples.map((s) => s.group));
+    assert.equal(groups.size, 5);
+    // Batch-dissonance metrics were computed on the captured examples, not skipped.
+    const coherence = samples.filter((s) => s.group === 'perExample').map((s) => s.values.coherence);
+    assert.ok(coherence.length >= 40 && coherence.every((c) => c !== null && Number.isFinite(c)));
+    tf.dispose([x, y]);
+  });
+
+  test('the budget holds: metric time stays near 5% of wall time', async () => {
+    const model = mlp();
+    {
+      // Warm-up in this process (JIT, cached E[R(Y)]): the budget is about the steady state.
+      const warm = conditioned(tf.train.sgd(0.05), { model: mlp(), every: 1, groups: 'full' });
+      const m = mlp();
+      warm.attach(m);
+      m.compile({ optimizer: warm, loss: 'categoricalCrossentropy' });
+      const [x, y] = [X(), Y()];
+      await m.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0 });
+      tf.dispose([x, y]);
+    }
+    const opt = conditioned(tf.train.sgd(0.05), { model, budget: 0.05, groups: 'full' });
+    model.compile({ optimizer: opt, loss: 'categoricalCrossentropy' });
+    const samples: MetricSample[] = [];
+    opt.metrics$.subscribe((s) => samples.push(s));
+    const [x, y] = [X(), Y()];
+    const t0 = performance.now();
+    await model.fit(x, y, { epochs: 300, batchSize: 8, verbose: 0 });
+    const wall = performance.now() - t0;
+    const metricMs = samples.reduce((s, m) => s + m.durationMs, 0);
+    const counts = samples.reduce<Record<string, number>>((c, s) => ({ ...c, [s.group]: (c[s.group] ?? 0) + 1 }), {});
+    const costs = samples.reduce<Record<string, number>>((c, s) => ({ ...c, [s.group]: (c[s.group] ?? 0) + s.durationMs }), {});
+    assert.ok(Object.keys(counts).length >= 4, `several groups were sampled: ${JSON.stringify(counts)} ${JSON.stringify(costs)} wall ${wall}`);
+    if (process.env.GRADCOND_VERBOSE) console.error(`budget: ${((100 * metricMs) / wall).toFixed(2)}% of ${wall.toFixed(0)} ms`, counts);
+    assert.ok(metricMs <= 0.05 * wall * 1.3, `metrics took ${metricMs.toFixed(0)} ms of ${wall.toFixed(0)} ms (${((100 * metricMs) / wall).toFixed(1)}%)`);
+    tf.dispose([x, y]);
+  });
+
+  test('streams complete when training ends', async () => {
+    const model = mlp();
+    const opt = conditioned(tf.train.sgd(0.1), { model, groups: 'none' });
+    model.compile({ optimizer: opt, loss: 'categoricalCrossentropy' });
+    let completed = 0;
+    opt.steps$.subscribe({ complete: () => completed++ });
+    opt.metrics$.subscribe({ complete: () => completed++ });
+    const [x, y] = [X(), Y()];
+    await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, callbacks: opt.callbacks() });
+    assert.equal(completed, 2);
+    tf.dispose([x, y]);
+  });
+});

@@ -3,8 +3,8 @@
  * metrics may take at most a fraction of the run's wall time, measured online. Under a budget,
  * a group runs only when its expected cost (the last measured duration, or before any
  * measurement a prior of its declared passes × the current step time) still fits:
- * metricMs + cost ≤ budget · (elapsedMs + cost). Groups sampled least recently go first, so
- * every group gets its share.
+ * metricMs + cost ≤ budget · (elapsedMs + cost). Groups take turns, least recently sampled
+ * first, and a cheap group never overtakes an expensive one that is waiting.
  */
 import type { SampleGroup } from '../metrics/registry.js';
 
@@ -45,10 +45,10 @@ export class MetricScheduler {
     let planned = 0;
     for (const g of order) {
       const cost = this.costMs.get(g) ?? PRIOR_STEPS[g] * stepMs;
-      if (this.metricMs + planned + cost <= fraction * (elapsedMs + planned + cost)) {
-        chosen.push(g);
-        planned += cost;
-      }
+      // Round robin: a cheaper group never jumps ahead of one waiting longer.
+      if (this.metricMs + planned + cost > fraction * (elapsedMs + planned + cost)) break;
+      chosen.push(g);
+      planned += cost;
     }
     return chosen;
   }
