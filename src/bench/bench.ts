@@ -117,3 +117,16 @@ export function formatTable(rows: BenchRow[]): string {
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
+
+/** One line per model: the default step on each backend against the stock cpu step. */
+export function speedups(rows: BenchRow[]): string[] {
+  const lines: string[] = [];
+  for (const model of new Set(rows.map((r) => r.model))) {
+    const stockCpu = rows.find((r) => r.model === model && r.backend === 'cpu' && r.what === 'train step, stock kernels')?.ms;
+    if (!stockCpu) continue;
+    for (const r of rows.filter((q) => q.model === model && q.what === 'train step, gradcond kernels' && q.ms)) {
+      lines.push(`${model}: ${r.backend} + gradcond kernels ${r.ms!.toFixed(1)} ms per step, ${(stockCpu / r.ms!).toFixed(1)}× faster than stock cpu (${stockCpu.toFixed(0)} ms)`);
+    }
+  }
+  return lines;
+}

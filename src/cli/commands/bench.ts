@@ -1,8 +1,9 @@
 /** `gradcond bench`: the cost table (also `npm run bench`). */
 import { writeFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { formatTable, runBench } from '../../bench/bench.js';
+import { formatTable, runBench, speedups } from '../../bench/bench.js';
 import { metricGroupCase, perExampleEngineCase } from '../../bench/metricCases.js';
+import { wrapperStepCase } from '../../bench/wrapperCase.js';
 
 interface BenchArgs {
   backends: string[];
@@ -25,10 +26,10 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
   handler: async (args) => {
     const rows = await runBench({
       backends: args.backends, models: args.models, batch: args.batch, runs: args.runs, slowStepS: 2,
-      cases: [metricGroupCase, perExampleEngineCase],
+      cases: [wrapperStepCase, metricGroupCase, perExampleEngineCase],
       log: (l) => process.stderr.write(`${l}\n`),
     });
-    process.stdout.write(`${formatTable(rows)}\n`);
+    process.stdout.write(`${formatTable(rows)}\n\n${speedups(rows).join('\n')}\n`);
     writeFileSync(args.out, `${JSON.stringify(rows, null, 2)}\n`);
     process.stdout.write(`wrote ${rows.length} rows to ${args.out}\n`);
   },
