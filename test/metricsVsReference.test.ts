@@ -10,35 +10,8 @@ import { createMask } from '../src/engine/mask.js';
 import { expectedStableRank } from '../src/metrics/expectedStableRank.js';
 import { probe, type ProbeBatch } from '../src/probe.js';
 import * as ref from './reference/metrics.js';
-import type { RefLayer, RefModel, Target, LossName } from './reference/model.js';
-import { oneHot, seededTensor, setSeededWeights } from './helpers.js';
-
-/** The tfjs model's current weights as a reference model. */
-function toRef(model: tf.LayersModel, loss: LossName): RefModel {
-  const layers: RefLayer[] = model.layers.flatMap((layer): RefLayer[] => {
-    const cls = layer.getClassName();
-    const cfg = layer.getConfig();
-    const w = layer.getWeights().map((t) => t.arraySync());
-    if (cls === 'Flatten') return [{ kind: 'flatten' }];
-    if (cls === 'Dense') return [{ kind: 'dense', W: w[0] as number[][], b: w[1] as number[] | undefined, activation: cfg.activation as never }];
-    if (cls === 'Conv2D') {
-      const s = cfg.strides as number[];
-      return [{ kind: 'conv2d', W: w[0] as number[][][][], b: w[1] as number[] | undefined, strides: [s[0], s[1]], padding: cfg.padding as 'valid' | 'same', activation: cfg.activation as never }];
-    }
-    return [];
-  });
-  return { inputShape: model.inputs[0].shape.slice(1) as number[], layers, loss };
-}
-
-function rows(t: tf.Tensor): number[][] {
-  const b = t.shape[0];
-  const flat = t.reshape([b, -1]).arraySync() as number[][];
-  return flat;
-}
-
-function targets(t: tf.Tensor, loss: LossName): Target[] {
-  return loss === 'sparseCategoricalCrossentropy' ? (t.reshape([-1]).arraySync() as number[]) : rows(t);
-}
+import type { LossName } from './reference/model.js';
+import { oneHot, refTargets, seededTensor, setSeededWeights, tensorRows, toRefModel } from './helpers.js';
 
 interface Case {
   name: string;
@@ -94,9 +67,9 @@ describe('probe metrics against the float64 reference', () => {
       const outUnits = model.outputs[0].shape[1] as number;
       const batches = batchesFor(c, outUnits);
       const got = probe(model, { loss: c.loss, batches }, { eta: c.eta, n: 4, mask: c.mask ?? 1, seed: 3 });
-      const r = toRef(model, c.loss);
-      const xs = batches.map((b) => rows(b.x));
-      const ys = batches.map((b) => targets(b.y, c.loss));
+      const r = toRefModel(model, c.loss);
+      const xs = batches.map((b) => tensorRows(b.x));
+      const ys = batches.map((b) => refTargets(b.y, c.loss));
       // The same mask, as explicit kept indices per variable.
       const mask = c.mask ? createMask(model.trainableWeights.map((w) => w.read().size), c.mask, 3)! : null;
       const maskBits = mask ? Array.from({ length: mask.size }, (_, i) => mask.indices.includes(i)) : undefined;

@@ -14,10 +14,8 @@
  * output row / column, which is exact.
  */
 import { tf } from '../backend.js';
-import { asTensor, padCropAxis, takeEvery } from './util.js';
+import { type ExplicitPadding, type Pad, asTensor, toNHWCPad, padCropAxis, takeEvery } from './util.js';
 
-type ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
-type Pad = 'valid' | 'same' | number | ExplicitPadding;
 
 export interface Conv2DBackpropFilterArgs {
   strides: [number, number] | number;
@@ -66,14 +64,6 @@ export function conv2dBackpropFilterNHWC(x: tf.Tensor4D, dy: tf.Tensor4D, a: Con
     // out: [cin, fh, fw, cout] -> [fh, fw, cin, cout]
     return tf.transpose(out, [1, 2, 0, 3]) as tf.Tensor4D;
   });
-}
-
-function toNHWCPad(pad: Pad): Pad {
-  if (Array.isArray(pad)) {
-    const p = pad as ExplicitPadding; // NCHW explicit: [[0,0],[0,0],[t,b],[l,r]]
-    return [[0, 0], p[2], p[3], [0, 0]];
-  }
-  return pad;
 }
 
 export const conv2dBackpropFilterKernel: tf.KernelFunc = ({ inputs, attrs }) => {

@@ -5,10 +5,8 @@
  * and padded by (f - 1 - padBefore) in front, then padded/cropped to exactly in + f - 1.
  */
 import { tf } from '../backend.js';
-import { asTensor, dilateAxis, padCropAxis } from './util.js';
+import { type ExplicitPadding, type Pad, asTensor, toNHWCPad, dilateAxis, padCropAxis } from './util.js';
 
-type ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
-type Pad = 'valid' | 'same' | number | ExplicitPadding;
 
 export interface Conv2DBackpropInputArgs {
   strides: [number, number] | number;
@@ -35,14 +33,6 @@ export function conv2dBackpropInputNHWC(dy: tf.Tensor4D, filter: tf.Tensor4D, a:
     const wT = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D; // [fh,fw,cout,cin]
     return tf.conv2d(d as tf.Tensor4D, wT, 1, 'valid');
   });
-}
-
-function toNHWCPad(pad: Pad): Pad {
-  if (Array.isArray(pad)) {
-    const p = pad as ExplicitPadding;
-    return [[0, 0], p[2], p[3], [0, 0]];
-  }
-  return pad;
 }
 
 export const conv2dBackpropInputKernel: tf.KernelFunc = ({ inputs, attrs }) => {

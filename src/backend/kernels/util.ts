@@ -84,3 +84,12 @@ export function dilateAxis(x: tf.Tensor, axis: number, step: number): tf.Tensor 
   shape[axis] = n * step;
   return padCropAxis(tf.reshape(p, shape), axis, 0, (n - 1) * step + 1);
 }
+
+export type ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
+export type Pad = 'valid' | 'same' | number | ExplicitPadding;
+
+/** An NCHW padding attribute in NHWC order ([[0,0],[0,0],[t,b],[l,r]] → [[0,0],[t,b],[l,r],[0,0]]). */
+export function toNHWCPad(pad: Pad): Pad {
+  if (!Array.isArray(pad)) return pad;
+  return [[0, 0], pad[2], pad[3], [0, 0]];
+}
