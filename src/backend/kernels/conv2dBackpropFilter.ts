@@ -14,7 +14,7 @@
  * output row / column, which is exact.
  */
 import { tf } from '../backend.js';
-import { type ExplicitPadding, type Pad, asTensor, toNHWCPad, padCropAxis, takeEvery } from './util.js';
+import { type Pad, asTensor, toNHWCPad, padCropAxis, takeEvery } from './util.js';
 
 
 export interface Conv2DBackpropFilterArgs {

@@ -5,7 +5,7 @@
  * and padded by (f - 1 - padBefore) in front, then padded/cropped to exactly in + f - 1.
  */
 import { tf } from '../backend.js';
-import { type ExplicitPadding, type Pad, asTensor, toNHWCPad, dilateAxis, padCropAxis } from './util.js';
+import { type Pad, asTensor, toNHWCPad, dilateAxis, padCropAxis } from './util.js';
 
 
 export interface Conv2DBackpropInputArgs {
