@@ -10,13 +10,13 @@ export function syntheticClusters(
 ): Dataset {
   const d = inputShape.reduce((a, b) => a * b, 1);
   const normal = normalSampler(mulberry32(seed));
-  const centres = Float32Array.from({ length: classes * d }, () => 0.3 * normal());
+  const centres = Float32Array.from({ length: classes * d }, () => 0.08 * normal());
   const x = new Float32Array(size * d);
   const labels = new Int32Array(size);
   for (let i = 0; i < size; i++) {
     const c = i % classes;
     labels[i] = c;
-    for (let j = 0; j < d; j++) x[i * d + j] = centres[c * d + j] + noise * 0.3 * normal();
+    for (let j = 0; j < d; j++) x[i * d + j] = centres[c * d + j] + noise * normal();
   }
   return { name: 'synthetic', inputShape, classes, x, labels, size };
 }

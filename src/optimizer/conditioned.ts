@@ -63,6 +63,8 @@ export interface ConditionedOptions {
   inputDirections?: number;
   /** confusion/diversity: the batch is split into this many sub-batches (default 4). */
   subBatches?: number;
+  /** The first step's number (a resumed run continues its count, cadence and seeds). */
+  startStep?: number;
 }
 
 interface PrevStep {
@@ -103,6 +105,7 @@ export class ConditionedOptimizer extends tf.Optimizer {
     this.groups = typeof options.groups === 'string' || options.groups === undefined ? PRESETS[options.groups ?? 'full'] : options.groups;
     if (!this.groups) throw new UsageError(`unknown metric preset '${options.groups}': choose ${Object.keys(PRESETS).join(', ')}`);
     this.scheduler = new MetricScheduler(this.groups, cadenceOf(options));
+    this.step = options.startStep ?? 0;
     this.steps$ = this.stepSubject.asObservable();
     this.metrics$ = this.metricSubject.asObservable();
     if (options.model) this.attach(options.model);
@@ -165,7 +168,7 @@ export class ConditionedOptimizer extends tf.Optimizer {
     const event = this.stepStats(value, names.map((n) => grads[n]), vars, before, lr, batch);
     tf.dispose([...before, ...Object.values(grads)]);
     const stepMs = performance.now() - t0;
-    this.stepMsAvg = this.step === 0 ? stepMs : 0.9 * this.stepMsAvg + 0.1 * stepMs;
+    this.stepMsAvg = this.stepMsAvg === 0 ? stepMs : 0.9 * this.stepMsAvg + 0.1 * stepMs;
     this.stepSubject.next({ ...event, stepMs });
     this.sample(batch, event);
     this.step++;

@@ -65,8 +65,9 @@ export const LIFECYCLE_KINDS = ['start', 'epoch', 'end', 'stop'] as const;
 export type LifecycleKind = (typeof LIFECYCLE_KINDS)[number];
 
 /**
- * A lifecycle event: `start` (run begins), `epoch` (an epoch begins), `end` (run finished
- * normally) or `stop` (run stopped early: by a policy, an error, a signal; `message` says why).
+ * A lifecycle event: `start` (run begins, or resumes at `step`), `epoch` (an epoch ended; its
+ * message carries the epoch's loss and validation), `end` (run finished normally) or `stop` (run
+ * stopped early: by a policy, an error, a signal; `message` says why).
  */
 export interface LifecycleEvent {
   kind: LifecycleKind;

@@ -18,7 +18,10 @@ import { MANIFEST_FILE, TRACE_FILE, TraceError, type RunManifest, type TraceReco
 export interface Trace {
   dir: string;
   manifest: RunManifest;
-  /** Step events in file order, without the `type` tag. */
+  /**
+   * Step events in file order, without the `type` tag. After a resume (a `start` event at step
+   * N > 0), the replayed steps replace those ≥ N written before the kill; so do metric samples.
+   */
   steps: StepEvent[];
   /** Metric samples in file order, without the `type` tag. */
   metrics: MetricSample[];
@@ -136,7 +139,16 @@ export function readTrace(dir: string): Trace {
   for (const r of records) {
     if (r.type === 'step') trace.steps.push(untag(r));
     else if (r.type === 'metric') trace.metrics.push(untag(r));
-    else trace.events.push(untag(r));
+    else {
+      const e = untag(r);
+      trace.events.push(e);
+      // A resumed run replays the steps since its checkpoint: the replay replaces them.
+      if (e.kind === 'start' && e.step !== undefined && e.step > 0) {
+        const from = e.step;
+        trace.steps = trace.steps.filter((x) => x.step < from);
+        trace.metrics = trace.metrics.filter((x) => x.step < from);
+      }
+    }
   }
   return trace;
 }
