@@ -68,7 +68,8 @@ export interface ConditionedOptions {
 }
 
 interface PrevStep {
-  grad: tf.Tensor1D;
+  /** h̄_t, one tensor per variable. */
+  grads: tf.Tensor[];
   gradNorm: number;
   paramNorm: number;
   updateNorm: number;
@@ -166,7 +167,7 @@ export class ConditionedOptimizer extends tf.Optimizer {
     const lr = this.learningRate;
     this.inner.applyGradients(varList ? names.map((name) => ({ name, tensor: grads[name] })) : grads);
     const event = this.stepStats(value, names.map((n) => grads[n]), vars, before, lr, batch);
-    tf.dispose([...before, ...Object.values(grads)]);
+    tf.dispose(before); // the gradients live on in this.prev until the next step
     const stepMs = performance.now() - t0;
     this.stepMsAvg = this.stepMsAvg === 0 ? stepMs : 0.9 * this.stepMsAvg + 0.1 * stepMs;
     this.stepSubject.next({ ...event, stepMs });
@@ -177,28 +178,32 @@ export class ConditionedOptimizer extends tf.Optimizer {
     return null;
   }
 
-  /** The free per-step numbers, read back in one transfer. */
-  private stepStats(value: tf.Scalar, gradList: tf.Tensor[], vars: tf.Variable[], before: tf.Tensor[], lr: number, batch: CapturedBatch | null): Omit<StepEvent, 'stepMs'> {
-    // Kept: it outlives the scope of this step (model.fit runs each step inside tf.tidy).
-    const grad = tf.keep(tf.tidy(() => tf.concat(gradList.map((g) => g.reshape([-1]))) as tf.Tensor1D));
+  /**
+   * The free per-step numbers, read back in one transfer. The step's gradients are kept (not
+   * copied) until the next step, for ‖h̄_{t+1} − h̄_t‖.
+   */
+  private stepStats(value: tf.Scalar, grads: tf.Tensor[], vars: tf.Variable[], before: tf.Tensor[], lr: number, batch: CapturedBatch | null): Omit<StepEvent, 'stepMs'> {
     const prev = this.prev;
     const numbers = tf.tidy(() => {
-      const sq = (ts: tf.Tensor[]) => tf.addN(ts.map((t) => t.square().sum()));
+      const sumSq = (ts: tf.Tensor[]) => tf.addN(ts.map((t) => t.square().sum()));
+      // ‖a − b‖² with one fused elementwise kernel per variable.
+      const distSq = (as: tf.Tensor[], bs: tf.Tensor[]) => tf.addN(as.map((t, i) => tf.squaredDifference(t, bs[i]).sum()));
       return tf.stack([
         value,
-        grad.square().sum(),
-        sq(before),
-        sq(vars.map((v, i) => v.sub(before[i]))),
-        prev ? grad.sub(prev.grad).square().sum() : tf.scalar(Number.NaN),
+        sumSq(grads),
+        sumSq(before),
+        distSq(vars, before),
+        prev ? distSq(grads, prev.grads) : tf.scalar(Number.NaN),
       ]).dataSync();
     });
     const [loss, gradNormSq, paramNormSq, updateNormSq, diffNormSq] = numbers;
     const finite = (x: number) => (Number.isFinite(x) ? x : null);
-    const now = { grad, gradNorm: Math.sqrt(gradNormSq), paramNorm: Math.sqrt(paramNormSq), updateNorm: Math.sqrt(updateNormSq) };
+    // Kept: they outlive this step's scope (model.fit runs each step inside tf.tidy).
+    const now = { grads: grads.map((g) => tf.keep(g)), gradNorm: Math.sqrt(gradNormSq), paramNorm: Math.sqrt(paramNormSq), updateNorm: Math.sqrt(updateNormSq) };
     const kappa = prev
       ? kappaWStep({ gradDiffNorm: Math.sqrt(diffNormSq), gradNorm: prev.gradNorm, thetaNorm: prev.paramNorm, stepNorm: prev.updateNorm }).value
       : null;
-    prev?.grad.dispose();
+    if (prev) tf.dispose(prev.grads);
     this.prev = now;
     return {
       step: this.step,
@@ -286,7 +291,7 @@ export class ConditionedOptimizer extends tf.Optimizer {
   override dispose(): void {
     this.complete();
     this.capture?.uninstall();
-    this.prev?.grad.dispose();
+    if (this.prev) tf.dispose(this.prev.grads);
     this.prev = null;
     this.inner.dispose();
     super.dispose();
