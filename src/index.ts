@@ -16,3 +16,6 @@ export { loadModel, saveModel } from './models/io.js';
 export { createRun, readTrace } from './trace/index.js';
 export { createLogger, logger, setLogger } from './log.js';
 export { UnsupportedError, UsageError } from './errors.js';
+export { type Knobs, type Policy, type PolicyUpdate, composePolicies, policyStage } from './policy.js';
+export { POLICIES, getPolicy } from '../policies/index.js';
+export { type TrainOptions, type TrainResult, TrainingDiverged, train } from './trainer/train.js';
