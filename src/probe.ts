@@ -116,6 +116,8 @@ export interface ProbeOptions {
 export interface ProbeResult {
   metrics: Record<string, number | null>;
   reasons: Record<string, string>;
+  /** How the per-example gradients were computed (batched pass, or the exact loop and why). */
+  perExamplePath?: { path: 'batched' | 'loop'; reason?: string };
 }
 
 export function probe(model: tf.LayersModel, data: ProbeData, opts: ProbeOptions): ProbeResult {
@@ -142,5 +144,5 @@ export function probe(model: tf.LayersModel, data: ProbeData, opts: ProbeOptions
     metrics[name] = v?.value ?? null;
     if (v && v.value === null) reasons[name] = v.reason;
   }
-  return { metrics, reasons };
+  return { metrics, reasons, ...(m.perExamplePath ? { perExamplePath: m.perExamplePath } : {}) };
 }

@@ -130,11 +130,13 @@ describe('gradcond probe (CLI)', () => {
     checkJson(run, await inProcess(convModel, convData, { loss: 'meanSquaredError', eta: 0.01 }));
   });
 
-  test('without --json: a table, one line per metric', async () => {
+  test('without --json: a table, one line per metric, and the per-example path', async () => {
     const run = gradcond('probe', '--model', denseModel, '--data', denseData, '--backend', 'cpu');
     assert.equal(run.code, 0, run.stderr);
-    const lines = run.stdout.split('\n').filter((l) => l.trim().length > 0);
+    const [table, footer] = run.stdout.split('\n\n');
+    const lines = table.split('\n').filter((l) => l.trim().length > 0);
     assert.equal(lines.length, METRICS.length, run.stdout);
+    assert.equal(footer, 'per-example gradients: one batched pass\n');
     const want = await inProcess(denseModel, denseData);
     lines.forEach((line, i) => {
       const [name, value] = line.trim().split(/\s+/);

@@ -17,6 +17,7 @@ import { createMask, type Mask } from '../engine/mask.js';
 import { measureBatch, type MetricValues } from '../engine/measure.js';
 import type { EngineContext, WeightSampling } from '../engine/samples.js';
 import { UsageError } from '../errors.js';
+import { logger } from '../log.js';
 import { type SampleGroup, SAMPLE_GROUPS, metricsOfGroup } from '../metrics/registry.js';
 import { kappaWStep } from '../metrics/stepConsistency.js';
 import type { MetricSample, StepEvent } from '../stream/types.js';
@@ -96,6 +97,7 @@ export class ConditionedOptimizer extends tf.Optimizer {
   private startMs: number | null = null;
   private stepMsAvg = 0;
   private done = false;
+  private loopNoted = false;
 
   constructor(
     readonly inner: tf.Optimizer,
@@ -243,7 +245,14 @@ export class ConditionedOptimizer extends tf.Optimizer {
       weightSampling: { sampling: this.options.weightSampling ?? 'per-example', n: this.options.weightSamples ?? 2, seed: (this.options.seed ?? 0) + this.step },
       inputDirections: this.options.inputDirections ?? 4,
     };
-    if (group !== 'multiBatch') return measureBatch(engine, batch.x, batch.y, [group], opts).values;
+    if (group !== 'multiBatch') {
+      const m = measureBatch(engine, batch.x, batch.y, [group], opts);
+      if (m.perExamplePath?.path === 'loop' && !this.loopNoted) {
+        this.loopNoted = true;
+        logger().warn(`per-example gradients by the exact loop, b passes per batch: ${m.perExamplePath.reason}`);
+      }
+      return m.values;
+    }
     const b = batch.x.shape[0];
     const k = Math.min(this.options.subBatches ?? 4, b);
     const size = Math.floor(b / k);

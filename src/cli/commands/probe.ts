@@ -40,13 +40,15 @@ export const probeCommand: CommandModule<object, ProbeArgs> = {
     try {
       const result = probe(model, data, { loss: args.loss, eta: args.eta, n: args.n, mask: args.mask, seed: args.seed });
       if (args.json) {
-        process.stdout.write(`${JSON.stringify(result)}\n`);
+        process.stdout.write(`${JSON.stringify({ metrics: result.metrics, reasons: result.reasons })}\n`);
       } else {
         const width = Math.max(...Object.keys(result.metrics).map((k) => k.length));
         for (const [name, value] of Object.entries(result.metrics)) {
           const shown = value === null ? `null  (${result.reasons[name]})` : value.toPrecision(6);
           process.stdout.write(`${name.padEnd(width)}  ${shown}\n`);
         }
+        const p = result.perExamplePath;
+        if (p) process.stdout.write(`\nper-example gradients: ${p.path === 'batched' ? 'one batched pass' : `exact per-example loop (${p.reason})`}\n`);
       }
     } finally {
       for (const b of data.batches) tf.dispose([b.x, b.y]);
