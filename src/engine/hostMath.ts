@@ -2,7 +2,8 @@
  * Float64 reductions of a few long float32 vectors on the host. Used where float32 sums would
  * cancel (differences of nearly equal gradients) and the vectors are few (K + 1, n batches).
  */
-import { type Gram, gramFromVectors } from '../metrics/gram.js';
+import { tf } from '../backend/backend.js';
+import type { Gram } from '../metrics/gram.js';
 
 export function norm(v: ArrayLike<number>): number {
   let s = 0;
@@ -26,16 +27,12 @@ export function maxAbs(v: ArrayLike<number>): number {
   return m;
 }
 
-export { gramFromVectors, type Gram };
-
 /** A [n, n] float32 tensor's data as a float64 Gram matrix, symmetrised. */
 export function toGram(n: number, data: ArrayLike<number>): Gram {
   const out = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[i * n + j] = 0.5 * (data[i * n + j] + data[j * n + i]);
   return { n, data: out };
 }
-
-import { tf } from '../backend/backend.js';
 
 /**
  * The values of the tensor `make` returns, with every tensor it made disposed. (Returning a

@@ -14,7 +14,7 @@ import { Observable, Subject } from 'rxjs';
 import { tf } from '../backend/backend.js';
 import { perExampleLoss, type PerExampleLoss } from '../engine/losses.js';
 import { createMask, type Mask } from '../engine/mask.js';
-import { measureBatch, type MetricValues } from '../engine/measure.js';
+import { type Measurement, measureBatch, type MetricValues } from '../engine/measure.js';
 import type { EngineContext, WeightSampling } from '../engine/samples.js';
 import { UsageError } from '../errors.js';
 import { logger } from '../log.js';
@@ -223,13 +223,14 @@ export class ConditionedOptimizer extends tf.Optimizer {
 
   /** Runs the groups due at this step on the step's batch, at the updated weights. */
   private sample(batch: CapturedBatch | null, event: Omit<StepEvent, 'stepMs'>): void {
-    const due = this.scheduler.due(this.step, performance.now() - this.startMs!, this.stepMsAvg);
+    const due = this.scheduler.due(this.step, performance.now() - this.startMs!, this.stepMsAvg) as SampledGroup[];
     if (!due.length) return;
     const engine = this.engineFor();
+    const reason = engine ? 'the batch of this step was not seen (call setBatch(x, y) in hand-written loops)' : this.engineReason;
+    const measured = engine && batch ? this.measure(engine, batch, due) : null;
     for (const group of due) {
-      const t0 = performance.now();
-      const values = engine && batch ? this.measure(engine, batch, group as SampledGroup) : nulls(group, engine ? 'the batch of this step was not seen (call setBatch(x, y) in hand-written loops)' : this.engineReason);
-      const durationMs = performance.now() - t0;
+      const values = measured ? pickGroup(measured.values, group) : nulls(group, reason);
+      const durationMs = measured?.durations[group] ?? 0;
       this.scheduler.record(group, this.step, durationMs);
       const out: MetricSample = { ...event, wallTime: performance.now() - this.startMs!, group, values: {}, reasons: {}, durationMs };
       for (const [name, v] of Object.entries(values)) {
@@ -240,29 +241,37 @@ export class ConditionedOptimizer extends tf.Optimizer {
     }
   }
 
-  private measure(engine: EngineContext, batch: CapturedBatch, group: SampledGroup): MetricValues {
+  /**
+   * The due groups on the step's batch: one `measureBatch` call, so that groups due together
+   * share the per-example pass; confusion and diversity on sub-batches of the batch.
+   */
+  private measure(engine: EngineContext, batch: CapturedBatch, groups: SampledGroup[]): Pick<Measurement, 'values' | 'durations'> {
     const opts = {
       weightSampling: { sampling: this.options.weightSampling ?? 'per-example', n: this.options.weightSamples ?? 2, seed: (this.options.seed ?? 0) + this.step },
       inputDirections: this.options.inputDirections ?? 4,
     };
-    if (group !== 'multiBatch') {
-      const m = measureBatch(engine, batch.x, batch.y, [group], opts);
-      if (m.perExamplePath?.path === 'loop' && !this.loopNoted) {
-        this.loopNoted = true;
-        logger().warn(`per-example gradients by the exact loop, b passes per batch: ${m.perExamplePath.reason}`);
-      }
-      return m.values;
+    const m = measureBatch(engine, batch.x, batch.y, groups.filter((g) => g !== 'multiBatch'), opts);
+    if (m.perExamplePath?.path === 'loop' && !this.loopNoted) {
+      this.loopNoted = true;
+      logger().warn(`per-example gradients by the exact loop, b passes per batch: ${m.perExamplePath.reason}`);
     }
+    if (!groups.includes('multiBatch')) return m;
+    const t0 = performance.now();
     const b = batch.x.shape[0];
     const k = Math.min(this.options.subBatches ?? 4, b);
     const size = Math.floor(b / k);
-    if (k < 2) return nulls(group, `confusion and diversity need at least 2 sub-batches; the batch has ${b} example(s)`);
-    const parts = Array.from({ length: k }, (_, i) => ({ x: batch.x.slice(i * size, size), y: batch.y.slice(i * size, size) }));
-    try {
-      return measureBatch(engine, parts[0].x, parts[0].y, [group], { ...opts, otherBatches: parts.slice(1) }).values;
-    } finally {
-      tf.dispose(parts.flatMap((p) => [p.x, p.y]));
+    if (k < 2) {
+      Object.assign(m.values, nulls('multiBatch', `confusion and diversity need at least 2 sub-batches; the batch has ${b} example(s)`));
+    } else {
+      const parts = Array.from({ length: k }, (_, i) => ({ x: batch.x.slice(i * size, size), y: batch.y.slice(i * size, size) }));
+      try {
+        Object.assign(m.values, measureBatch(engine, parts[0].x, parts[0].y, ['multiBatch'], { ...opts, otherBatches: parts.slice(1) }).values);
+      } finally {
+        tf.dispose(parts.flatMap((p) => [p.x, p.y]));
+      }
     }
+    m.durations.multiBatch = performance.now() - t0;
+    return m;
   }
 
   /** The engine context, built once the model is compiled (its loss known). */
@@ -320,6 +329,11 @@ export class ConditionedOptimizer extends tf.Optimizer {
   }
 }
 tf.serialization.registerClass(ConditionedOptimizer);
+
+/** The values of one group's metrics. */
+function pickGroup(values: MetricValues, group: SampleGroup): MetricValues {
+  return Object.fromEntries(metricsOfGroup(group).map((m) => [m.name, values[m.name]!]));
+}
 
 function nulls(group: SampleGroup, reason: string): MetricValues {
   return Object.fromEntries(metricsOfGroup(group).map((m) => [m.name, { value: null, reason }]));
