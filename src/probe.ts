@@ -4,7 +4,7 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { z } from 'zod';
-import { tf } from './backend/backend.js';
+import { tf } from './backend/tf.js';
 import { createMask } from './engine/mask.js';
 import { measureBatch } from './engine/measure.js';
 import { LOSS_NAMES, perExampleLoss } from './engine/losses.js';

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { parseBackend, tf, useBackend } from '../src/backend/backend.js';
+import { tf } from '../src/backend/tf.js';
+import { parseBackend, useBackend } from '../src/backend/backend.js';
 import { installedOverrides } from '../src/backend/overrides.js';
 import { UsageError } from '../src/errors.js';
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { tf, useBackend } from '../src/backend/backend.js';
+import { tf } from '../src/backend/tf.js';
+import { useBackend } from '../src/backend/backend.js';
 import { conditioned } from '../src/optimizer/conditioned.js';
 import { probe } from '../src/probe.js';
 import type { MetricSample, StepEvent } from '../src/stream/types.js';

@@ -1,5 +1,5 @@
 /** Shared test helpers: seeded small models and batches, relative errors. */
-import { tf } from '../src/backend/backend.js';
+import { tf } from '../src/backend/tf.js';
 
 export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let num = 0;

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { tf, useBackend } from '../src/backend/backend.js';
+import { tf } from '../src/backend/tf.js';
+import { useBackend } from '../src/backend/backend.js';
 import { perExampleLoss, type PerExampleLoss } from '../src/engine/losses.js';
 import { createMask, type Mask } from '../src/engine/mask.js';
 import { measureBatch, type MeasureOptions, type MetricValues } from '../src/engine/measure.js';

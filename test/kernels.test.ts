@@ -4,7 +4,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf } from '../src/backend/backend.js';
+import { tf } from '../src/backend/tf.js';
+import { registerWasm } from '../src/backend/backend.js';
 import {
   OVERRIDES, installOverrides, installedOverrides, overridesFor, removeOverrides,
 } from '../src/backend/overrides.js';
@@ -43,6 +44,7 @@ function seeded(shape: number[], seed: number): Float32Array {
 }
 
 async function use(backend: string, overrides: boolean): Promise<void> {
+  await registerWasm(backend);
   assert.ok(await tf.setBackend(backend), `backend ${backend}`);
   await tf.ready();
   if (overrides) installOverrides(backend);

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { tf, useBackend } from '../src/backend/backend.js';
+import { tf } from '../src/backend/tf.js';
+import { useBackend } from '../src/backend/backend.js';
 import { createMask } from '../src/engine/mask.js';
 import { expectedStableRank } from '../src/metrics/expectedStableRank.js';
 import { probe, type ProbeBatch } from '../src/probe.js';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { tf, useBackend } from '../src/backend/backend.js';
+import { tf } from '../src/backend/tf.js';
+import { useBackend } from '../src/backend/backend.js';
 import { perExampleLoss } from '../src/engine/losses.js';
 import { createMask } from '../src/engine/mask.js';
 import { diffNormsSq, disposePass, gram, materialize, meanGradient, perExamplePass } from '../src/engine/perExample.js';

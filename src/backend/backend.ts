@@ -1,17 +1,15 @@
 /**
- * The one door to TensorFlow.js. Every module imports `tf` from here, so that the backend is
- * chosen once (`useBackend`) and gradcond's kernel overrides are installed with it.
+ * The backend choice, once per process (`useBackend`), with gradcond's kernel overrides
+ * installed with it. Modules reach tfjs through `tf.ts`; nothing here runs at import time, so
+ * importing gradcond leaves tfjs' backend untouched until `useBackend` is called.
  *
  * `auto` prefers native TensorFlow when the user has it (node-gpu, then node) and otherwise
  * the wasm backend, whose SIMD binaries ship inside the npm package, plus our kernel overrides
  * (see overrides.ts) that make it train convolutions and transposed products fast.
  */
-import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
 import { UsageError } from '../errors.js';
 import { installOverrides } from './overrides.js';
-
-export { tf };
+import { tf } from './tf.js';
 
 export const BACKEND_CHOICES = ['auto', 'wasm', 'cpu', 'node', 'node-gpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -46,6 +44,14 @@ async function loadNative(pkg: string): Promise<boolean> {
 }
 
 /**
+ * Registers the wasm backend when `target` is 'wasm'. Done on first use, not at import:
+ * registering makes wasm tfjs' preferred backend, which would surprise a user's own code.
+ */
+export async function registerWasm(target: string): Promise<void> {
+  if (target === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+}
+
+/**
  * Selects the backend, once per process. `overrides: false` keeps the stock kernels (for the
  * benchmark's comparison).
  */
@@ -63,6 +69,7 @@ export async function useBackend(
   } else if (requested === 'auto') {
     target = (await loadNative(NATIVE['node-gpu'])) || (await loadNative(NATIVE.node)) ? 'tensorflow' : 'wasm';
   }
+  await registerWasm(target);
   if (!(await tf.setBackend(target))) throw new UsageError(`backend '${target}' failed to initialise`);
   await tf.ready();
   const overrides = opts.overrides === false ? [] : installOverrides(target);

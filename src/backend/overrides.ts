@@ -1,11 +1,8 @@
 /**
  * gradcond's kernel overrides: faster or missing tfjs kernels, built only from existing tfjs ops,
  * registered on the `wasm` and `cpu` backends.
- *
- * NOTE: backend.ts imports this module and this module imports `tf` from backend.ts (a cycle), so
- * nothing here may touch `tf` at module top level; all uses are inside functions.
  */
-import { tf } from './backend.js';
+import { tf } from './tf.js';
 import { batchMatMulConfig } from './kernels/batchMatMul.js';
 import { conv2dBackpropFilterConfig } from './kernels/conv2dBackpropFilter.js';
 import { conv2dBackpropInputConfig } from './kernels/conv2dBackpropInput.js';

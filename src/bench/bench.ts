@@ -3,8 +3,9 @@
  * model, batch and backend, measured in one process so that ratios are fair. Later work adds
  * rows as `BenchCase`s.
  */
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 import { installOverrides, removeOverrides } from '../backend/overrides.js';
+import { registerWasm } from '../backend/backend.js';
 import { batchTensors } from '../data/dataset.js';
 import { syntheticClusters } from '../data/synthetic.js';
 import { perExampleLoss } from '../engine/losses.js';
@@ -68,6 +69,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const log = opts.log ?? (() => {});
   for (const backend of opts.backends) {
+    await registerWasm(backend);
     if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} unavailable`);
     await tf.ready();
     for (const modelName of opts.models) {

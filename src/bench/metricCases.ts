@@ -2,7 +2,7 @@
  * Bench rows for the gradient engine: every metric group on one batch, and the batched
  * per-example pass against the naive per-example loop (b separate backward passes).
  */
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 import { perExampleLoss } from '../engine/losses.js';
 import { measureBatch } from '../engine/measure.js';
 import { disposePass, gram, perExamplePass } from '../engine/perExample.js';

@@ -1,5 +1,5 @@
 /** Bench row: a training step through the conditioned wrapper with only its free per-step metrics. */
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 import { perExampleLoss } from '../engine/losses.js';
 import { conditioned } from '../optimizer/conditioned.js';
 import type { BenchCase } from './bench.js';

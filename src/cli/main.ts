@@ -3,7 +3,7 @@
  * code is set only here, at the edge: a `UsageError` prints one line and exits 2.
  */
 import yargs from 'yargs';
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 import { UsageError } from '../errors.js';
 import { benchCommand } from './commands/bench.js';
 import { probeCommand } from './commands/probe.js';

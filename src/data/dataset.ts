@@ -2,7 +2,7 @@
  * An in-memory classification data set: float32 inputs and integer labels, one row per
  * example. Batches are materialised as tensors only when a step needs them.
  */
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 
 export interface Dataset {
   name: string;

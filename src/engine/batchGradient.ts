@@ -1,5 +1,5 @@
 /** The batch-averaged weight gradient h̄(θ, χ) = ∇θ mean_i ℓ_i, flat, from one backward pass. */
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 import { batchLoss, type PerExampleLoss } from './losses.js';
 import { trainableVariables } from './params.js';
 

@@ -2,7 +2,7 @@
  * Float64 reductions of a few long float32 vectors on the host. Used where float32 sums would
  * cancel (differences of nearly equal gradients) and the vectors are few (K + 1, n batches).
  */
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 import type { Gram } from '../metrics/gram.js';
 
 export function norm(v: ArrayLike<number>): number {

@@ -4,7 +4,7 @@
  * weightless layers are applied as they are; anything else sends the model to the exact
  * per-example loop.
  */
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 
 type Apply = (x: tf.Tensor) => tf.Tensor;
 

@@ -2,7 +2,7 @@
  * Per-example losses with tfjs-layers' semantics: `model.fit` minimises their batch mean.
  * Metrics need the per-example values (ℓ_i), so each loss here returns a `[b]` tensor.
  */
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 import { UsageError } from '../errors.js';
 
 /** (targets, predictions) → per-example loss, shape [b]. */

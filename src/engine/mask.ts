@@ -3,7 +3,7 @@
  * variable (at least one), chosen once from a seed and fixed for the run. A mask is applied to
  * every parameter-space vector before any norm or inner product; `p = 1` is no mask.
  */
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 import { UsageError } from '../errors.js';
 import { mulberry32 } from '../data/random.js';
 

@@ -3,7 +3,7 @@
  * per-example pass once for every group that needs it, then the pure metric functions. Returns
  * numbers (or null with a reason) and how long each group took; no tensor outlives the call.
  */
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 import { UnsupportedError } from '../errors.js';
 import { type MetricName, type SampleGroup, computeGroup, metricsOfGroup } from '../metrics/registry.js';
 import type { MetricValue } from '../metrics/result.js';

@@ -2,7 +2,7 @@
  * Flat views of a model's trainable parameters θ, in `model.trainableWeights` order (kernels
  * and biases alike, each flattened row-major): the coordinate system of every metric.
  */
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 
 export function trainableVariables(model: tf.LayersModel): tf.Variable[] {
   return model.trainableWeights.map((w) => w.read() as tf.Variable);

@@ -9,7 +9,7 @@
  * Models with other weighted layers fall back to an exact loop of b single-example passes; the
  * pass says which path it took.
  */
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 import { UnsupportedError } from '../errors.js';
 import { type Conv2DInfo, type LayerInfo, batchCoupledLayers, planModel } from './layers.js';
 import type { PerExampleLoss } from './losses.js';

@@ -3,7 +3,7 @@
  * gradients are turned into the small float64 numbers the metric functions take. Every tensor
  * made here is disposed here.
  */
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 import { mulberry32, normalSampler } from '../data/random.js';
 import type { InputGradientSamples, KappaXSamples, MultiBatchSamples, PerExampleSamples } from '../metrics/batchDissonance.js';
 import type { WeightSamples } from '../metrics/stepConsistency.js';

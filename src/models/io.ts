@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 import { UsageError } from '../errors.js';
 
 const WEIGHTS_FILE = 'weights.bin';

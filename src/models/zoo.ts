@@ -2,7 +2,7 @@
  * Named model builders: the benchmark's reference models and the CLI's defaults. Every model is
  * a plain `tf.LayersModel`, so it saves and loads in the standard format.
  */
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 import { UsageError } from '../errors.js';
 
 export interface ModelSpec {

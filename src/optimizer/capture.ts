@@ -5,7 +5,7 @@
  * captures (x, y) for the duration of the step, without re-running the closure (which would
  * leak compiled metrics and re-sample dropout).
  */
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 
 type LossFn = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
 

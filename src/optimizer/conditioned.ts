@@ -11,7 +11,7 @@
  */
 import { Observable, Subject } from 'rxjs';
 
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 import { perExampleLoss, type PerExampleLoss } from '../engine/losses.js';
 import { createMask, type Mask } from '../engine/mask.js';
 import { type Measurement, measureBatch, type MetricValues } from '../engine/measure.js';

@@ -5,7 +5,7 @@
  * change nothing); SGD and momentum also cache `−lr` as a scalar, refreshed by their
  * `setLearningRate`.
  */
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 
 interface HasLearningRate {
   learningRate?: number;

@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 import { loadModel, saveModel } from '../models/io.js';
 import type { Knobs } from '../policy.js';
 import type { JsonValue } from '../trace/format.js';

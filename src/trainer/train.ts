@@ -19,13 +19,14 @@
 import * as fs from 'node:fs';
 import { map, merge, type Subscription } from 'rxjs';
 import { resolvePolicy } from '../../policies/index.js';
-import { tf } from '../backend/backend.js';
+import { tf } from '../backend/tf.js';
 import { batchTensors, type Dataset } from '../data/dataset.js';
 import { mulberry32, permutation } from '../data/random.js';
 import { batchLoss, perExampleLoss } from '../engine/losses.js';
 import { UsageError } from '../errors.js';
 import { createLogger, logger, setLogger, type Logger } from '../log.js';
 import { conditioned, type ConditionedOptions } from '../optimizer/conditioned.js';
+import { OPTIMIZERS, type OptimizerName } from '../optimizer/optimizers.js';
 import { policySteps, type AnyPolicy, type Knobs, type PolicyUpdate } from '../policy.js';
 import type { MetricSample, StepEvent } from '../stream/types.js';
 import type { JsonValue, LayerSummary, RunManifest } from '../trace/format.js';
@@ -34,13 +35,6 @@ import { createRun, type TraceWriter } from '../trace/writer.js';
 import { readCheckpoint, restoreModel, restoreOptimizer, writeCheckpoint, type LoopState } from './checkpoint.js';
 import { openRun } from './openRun.js';
 
-export const OPTIMIZERS = {
-  sgd: (lr: number) => tf.train.sgd(lr),
-  momentum: (lr: number) => tf.train.momentum(lr, 0.9),
-  adam: (lr: number) => tf.train.adam(lr),
-  rmsprop: (lr: number) => tf.train.rmsprop(lr),
-} as const;
-export type OptimizerName = keyof typeof OPTIMIZERS;
 
 /**
  * A policy by registry name ('a+b' composes), by name with hyperparameters, or a policy object
@@ -258,7 +252,7 @@ export async function train(model: tf.LayersModel, data: Dataset, opts: TrainOpt
   }
 
   const optimizerName = opts.optimizer ?? 'sgd';
-  const inner = OPTIMIZERS[optimizerName](opts.learningRate);
+  const inner = OPTIMIZERS[optimizerName].create(opts.learningRate);
   const loop: LoopState = ckpt
     ? {
         step: ckpt.state.step,

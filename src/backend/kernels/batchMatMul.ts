@@ -3,7 +3,7 @@
  * the backend's own (stock) plain product. On wasm the stock kernel's transposed paths are about
  * an order of magnitude slower than transpose + plain matMul.
  */
-import { tf } from '../backend.js';
+import { tf } from '../tf.js';
 import { asTensor } from './util.js';
 
 interface BatchMatMulArgs { transposeA?: boolean; transposeB?: boolean }

@@ -13,7 +13,7 @@
  * gradient requires dilation 1) we run the conv with stride 1 and keep every dh-th / dw-th
  * output row / column, which is exact.
  */
-import { tf } from '../backend.js';
+import { tf } from '../tf.js';
 import { type Pad, asTensor, toNHWCPad, padCropAxis, takeEvery } from './util.js';
 
 

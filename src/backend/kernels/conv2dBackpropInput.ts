@@ -4,7 +4,7 @@
  * dilated by the forward stride (zeros inserted between rows/columns; nothing to do for stride 1)
  * and padded by (f - 1 - padBefore) in front, then padded/cropped to exactly in + f - 1.
  */
-import { tf } from '../backend.js';
+import { tf } from '../tf.js';
 import { type Pad, asTensor, toNHWCPad, dilateAxis, padCropAxis } from './util.js';
 
 

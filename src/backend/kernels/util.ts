@@ -4,7 +4,7 @@
  * `tf.tidy` (the engine does not record them on the gradient tape, because a kernel runs with
  * kernelDepth > 0), and return the resulting Tensor, which the engine accepts as the kernel output.
  */
-import { tf } from '../backend.js';
+import { tf } from '../tf.js';
 
 /** A Tensor view of a kernel input. Engine-dispatched inputs already are Tensors. */
 export function asTensor(info: tf.TensorInfo): tf.Tensor {

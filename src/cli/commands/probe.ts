@@ -1,6 +1,7 @@
 /** `gradcond probe`: the metrics of a saved model on the batches of a data.json. */
 import type { CommandModule } from 'yargs';
-import { tf, useBackend } from '../../backend/backend.js';
+import { tf } from '../../backend/tf.js';
+import { useBackend } from '../../backend/backend.js';
 import { LOSS_NAMES } from '../../engine/losses.js';
 import { loadModel } from '../../models/io.js';
 import { probe, readProbeData } from '../../probe.js';

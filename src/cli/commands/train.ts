@@ -9,15 +9,14 @@ import * as path from 'node:path';
 import type { CommandModule } from 'yargs';
 import { POLICY_NAMES } from '../../../policies/index.js';
 import { useBackend } from '../../backend/backend.js';
-import { take, type Dataset } from '../../data/dataset.js';
-import { fashionMnistAvailable, loadFashionMnist } from '../../data/fashionMnist.js';
-import { syntheticClusters } from '../../data/synthetic.js';
+import { loadData } from '../../data/registry.js';
 import { UsageError } from '../../errors.js';
 import { LOG_LEVELS } from '../../log.js';
 import { buildModel, MODELS } from '../../models/zoo.js';
 import { PRESETS } from '../../optimizer/conditioned.js';
 import type { JsonValue } from '../../trace/format.js';
-import { OPTIMIZERS, train, TrainingDiverged, type OptimizerName } from '../../trainer/train.js';
+import { OPTIMIZERS, type OptimizerName } from '../../optimizer/optimizers.js';
+import { train, TrainingDiverged } from '../../trainer/train.js';
 import { backendOption } from '../options.js';
 
 interface TrainArgs {
@@ -40,20 +39,6 @@ interface TrainArgs {
   seed: number;
   'log-level': string;
   backend: string;
-}
-
-/** `examples` training and `validation` held-out examples of the named data set. */
-export function loadData(name: string, examples: number, seed: number, validation = 0): { train: Dataset; validation: Dataset | undefined } {
-  if (name === 'synthetic') {
-    // One draw (same cluster centres) split in two.
-    const all = syntheticClusters({ size: examples + validation, seed });
-    return { train: take(all, examples), validation: validation > 0 ? take(all, validation, examples) : undefined };
-  }
-  if (name === 'fashion-mnist') {
-    if (!fashionMnistAvailable()) throw new UsageError('fashion-mnist not found: apt-get install dataset-fashion-mnist');
-    return { train: take(loadFashionMnist('train'), examples), validation: validation > 0 ? take(loadFashionMnist('t10k'), validation) : undefined };
-  }
-  throw new UsageError(`unknown data '${name}': choose synthetic or fashion-mnist`);
 }
 
 function positiveInt(flag: string, v: number | undefined): void {
