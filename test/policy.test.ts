@@ -22,7 +22,7 @@ import type { MetricSample, StepEvent } from '../src/stream/types.js';
 const START: Knobs = { learningRate: 0.1, batchSize: 32 };
 
 function step(n: number, loss: number | null = 1 / (n + 1)): StepEvent {
-  return { step: n, epoch: 0, wallTime: n, batchSize: 32, learningRate: 0.1, loss, gradNorm: 1, paramNorm: 1, updateNorm: 0.1, kappaWStep: null, stepMs: 1 };
+  return { step: n, epoch: 0, wallTime: n, batchSize: 32, learningRate: 0.1, loss, gradNorm: 1, paramNorm: 1, updateNorm: 0.1, kappaWStep: null, gradDotPrevGrad: null, gradDotPrevUpdate: null, stepMs: 1 };
 }
 
 function sample(n: number, kappaW: number | null): MetricSample {

@@ -27,7 +27,7 @@ function sample(step: number, values: Record<string, number | null>): MetricSamp
 function stepEvent(step: number, over: Partial<StepEvent> = {}): StepEvent {
   return {
     step, epoch: 0, wallTime: step, batchSize: 32, learningRate: 0.1, loss: 1 / (step + 1),
-    gradNorm: null, paramNorm: 3, updateNorm: null, kappaWStep: null, stepMs: 2, ...over,
+    gradNorm: null, paramNorm: 3, updateNorm: null, kappaWStep: null, gradDotPrevGrad: null, gradDotPrevUpdate: null, stepMs: 2, ...over,
   };
 }
 

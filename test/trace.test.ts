@@ -40,7 +40,7 @@ function manifest(over: Partial<RunManifest> = {}): RunManifest {
 function stepEvent(step: number, over: Partial<StepEvent> = {}): StepEvent {
   return {
     step, epoch: 0, wallTime: step * 3, batchSize: 16, learningRate: 0.1, loss: 0.5,
-    gradNorm: 1.5, paramNorm: 4, updateNorm: 0.15, kappaWStep: null, stepMs: 2, ...over,
+    gradNorm: 1.5, paramNorm: 4, updateNorm: 0.15, kappaWStep: null, gradDotPrevGrad: null, gradDotPrevUpdate: null, stepMs: 2, ...over,
   };
 }
 

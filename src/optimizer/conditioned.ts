@@ -71,6 +71,8 @@ export interface ConditionedOptions {
 interface PrevStep {
   /** h̄_t, one tensor per variable. */
   grads: tf.Tensor[];
+  /** Δ_t = θ_{t+1} − θ_t, one tensor per variable. */
+  update: tf.Tensor[];
   gradNorm: number;
   paramNorm: number;
   updateNorm: number;
@@ -186,26 +188,32 @@ export class ConditionedOptimizer extends tf.Optimizer {
    */
   private stepStats(value: tf.Scalar, grads: tf.Tensor[], vars: tf.Variable[], before: tf.Tensor[], lr: number, batch: CapturedBatch | null): Omit<StepEvent, 'stepMs'> {
     const prev = this.prev;
+    const update = tf.tidy(() => vars.map((v, i) => tf.keep(v.sub(before[i]))));
     const numbers = tf.tidy(() => {
       const sumSq = (ts: tf.Tensor[]) => tf.addN(ts.map((t) => t.square().sum()));
-      // ‖a − b‖² with one fused elementwise kernel per variable.
+      const dot = (as: tf.Tensor[], bs: tf.Tensor[]) => tf.addN(as.map((t, i) => t.mul(bs[i]).sum()));
+      // ‖a − b‖² with one fused elementwise kernel per variable (no cancellation).
       const distSq = (as: tf.Tensor[], bs: tf.Tensor[]) => tf.addN(as.map((t, i) => tf.squaredDifference(t, bs[i]).sum()));
+      const none = () => tf.scalar(Number.NaN);
       return tf.stack([
         value,
         sumSq(grads),
         sumSq(before),
-        distSq(vars, before),
-        prev ? distSq(grads, prev.grads) : tf.scalar(Number.NaN),
+        sumSq(update),
+        prev ? distSq(grads, prev.grads) : none(),
+        prev ? dot(grads, prev.update) : none(),
       ]).dataSync();
     });
-    const [loss, gradNormSq, paramNormSq, updateNormSq, diffNormSq] = numbers;
+    const [loss, gradNormSq, paramNormSq, updateNormSq, diffNormSq, dotPrevUpdate] = numbers;
     const finite = (x: number) => (Number.isFinite(x) ? x : null);
     // Kept: they outlive this step's scope (model.fit runs each step inside tf.tidy).
-    const now = { grads: grads.map((g) => tf.keep(g)), gradNorm: Math.sqrt(gradNormSq), paramNorm: Math.sqrt(paramNormSq), updateNorm: Math.sqrt(updateNormSq) };
+    const now: PrevStep = { grads: grads.map((g) => tf.keep(g)), update, gradNorm: Math.sqrt(gradNormSq), paramNorm: Math.sqrt(paramNormSq), updateNorm: Math.sqrt(updateNormSq) };
+    // ⟨h̄_t, h̄_{t−1}⟩ = (‖h̄_t‖² + ‖h̄_{t−1}‖² − ‖h̄_t − h̄_{t−1}‖²) / 2, in float64 on the host.
+    const dotPrevGrad = prev ? (gradNormSq + prev.gradNorm ** 2 - diffNormSq) / 2 : Number.NaN;
     const kappa = prev
       ? kappaWStep({ gradDiffNorm: Math.sqrt(diffNormSq), gradNorm: prev.gradNorm, thetaNorm: prev.paramNorm, stepNorm: prev.updateNorm }).value
       : null;
-    if (prev) tf.dispose(prev.grads);
+    if (prev) tf.dispose([...prev.grads, ...prev.update]);
     this.prev = now;
     return {
       step: this.step,
@@ -218,6 +226,8 @@ export class ConditionedOptimizer extends tf.Optimizer {
       paramNorm: finite(now.paramNorm),
       updateNorm: finite(now.updateNorm),
       kappaWStep: kappa,
+      gradDotPrevGrad: prev ? finite(dotPrevGrad) : null,
+      gradDotPrevUpdate: prev ? finite(dotPrevUpdate) : null,
     };
   }
 
@@ -309,7 +319,7 @@ export class ConditionedOptimizer extends tf.Optimizer {
   override dispose(): void {
     this.complete();
     this.capture?.uninstall();
-    if (this.prev) tf.dispose(this.prev.grads);
+    if (this.prev) tf.dispose([...this.prev.grads, ...this.prev.update]);
     this.prev = null;
     this.inner.dispose();
     super.dispose();

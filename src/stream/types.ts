@@ -5,6 +5,7 @@
  *
  * Conventions shared by every event:
  * - `step` is the global optimizer step, 0-based, counted over the whole run (not per epoch);
+ * - `epoch` is 1-based everywhere: the first pass over the data is epoch 1 (as in the console);
  * - `wallTime` is milliseconds since the run started;
  * - `batchSize` and `learningRate` are the values in force at that step (policies change them
  *   between steps);
@@ -16,7 +17,7 @@
 export interface StepEvent {
   /** Global optimizer step, 0-based. */
   step: number;
-  /** Epoch, 0-based. */
+  /** Epoch, 1-based. */
   epoch: number;
   /** Milliseconds since the run started, at the end of the step. */
   wallTime: number;
@@ -32,8 +33,15 @@ export interface StepEvent {
   paramNorm: number | null;
   /** ‖θ_{t+1} − θ_t‖: norm of the update actually applied. */
   updateNorm: number | null;
-  /** κ_W estimated from consecutive steps (step-consistency), when available. */
+  /**
+   * κ_W estimated from consecutive steps. Those steps see different batches, so this mixes
+   * batch-dissonance into step-consistency; the `update` group's `kappaWUpdate` does not.
+   */
   kappaWStep: number | null;
+  /** ⟨h̄_t, h̄_{t−1}⟩: this step's batch gradient against the previous step's (null at the first step). */
+  gradDotPrevGrad: number | null;
+  /** ⟨h̄_t, Δ_{t−1}⟩: this step's batch gradient against the previous update θ_t − θ_{t−1} (hypergradient descent). */
+  gradDotPrevUpdate: number | null;
   /** Milliseconds the step took (forward, backward, update; metric groups excluded). */
   stepMs: number;
 }
@@ -61,13 +69,14 @@ export interface MetricSample {
 }
 
 /** Lifecycle moments of a run. */
-export const LIFECYCLE_KINDS = ['start', 'epoch', 'end', 'stop'] as const;
+export const LIFECYCLE_KINDS = ['start', 'epoch', 'end', 'stop', 'health'] as const;
 export type LifecycleKind = (typeof LIFECYCLE_KINDS)[number];
 
 /**
- * A lifecycle event: `start` (run begins, or resumes at `step`), `epoch` (an epoch ended; its
- * message carries the epoch's loss and validation), `end` (run finished normally) or `stop` (run
- * stopped early: by a policy, an error, a signal; `message` says why).
+ * A lifecycle event: `start` (run begins, or resumes at `step`), `epoch` (an epoch ended: see
+ * EpochEvent for its fields), `end` (run finished normally), `stop` (run stopped early: by a
+ * policy, an error, a signal; `message` says why) or `health` (a gradient-health finding: dead
+ * gradient, loss spike, stalled loss; `message` says which).
  */
 export interface LifecycleEvent {
   kind: LifecycleKind;
@@ -75,8 +84,42 @@ export interface LifecycleEvent {
   wallTime: number;
   /** Global step at which it happened, when known. */
   step?: number;
+  /** Epoch (1-based), when known. */
   epoch?: number;
   message?: string;
+  /** `epoch` events: mean training loss and accuracy over the epoch's examples. */
+  loss?: number | null;
+  accuracy?: number | null;
+  /** `epoch` events: loss and accuracy on the validation set, when there is one. */
+  valLoss?: number | null;
+  valAccuracy?: number | null;
+  /** `health` events: which finding ('dead-gradient', 'loss-spike', 'stalled-loss', 'diverged'). */
+  finding?: string;
+}
+
+/** The end of an epoch, as data (a LifecycleEvent of kind 'epoch'). Policies such as `plateau` read it. */
+export interface EpochEvent extends LifecycleEvent {
+  kind: 'epoch';
+  step: number;
+  epoch: number;
+  loss: number | null;
+  accuracy: number | null;
+  valLoss: number | null;
+  valAccuracy: number | null;
+}
+
+/** A policy decision that changed a knob: written to the trace as a record of type 'update'. */
+export interface PolicyDecision {
+  /** The step after which the change takes effect (the next step runs with `after`). */
+  step: number;
+  epoch: number;
+  wallTime: number;
+  /** The policy (or 'a+b' composition) that decided. */
+  policy: string;
+  before: { learningRate: number; batchSize: number };
+  after: { learningRate: number; batchSize: number };
+  /** Why, in the policy's words. */
+  reason: string;
 }
 
 /** A point of one metric's series, as produced by the `metric(name)` operator. */
