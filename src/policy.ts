@@ -15,7 +15,7 @@
 import { filter, map, pipe, scan, type OperatorFunction } from 'rxjs';
 import { UsageError } from './errors.js';
 import { logger } from './log.js';
-import type { MetricSample, StepEvent } from './stream/types.js';
+import type { EpochEvent, MetricSample, StepEvent } from './stream/types.js';
 
 /** The hyperparameters a policy may change between steps. */
 export interface Knobs {
@@ -33,8 +33,8 @@ export interface PolicyUpdate {
   reason?: string;
 }
 
-/** What a policy sees: every step event and every metric sample, in stream order. */
-export type PolicyInput = StepEvent | MetricSample;
+/** What a policy sees: every step event, metric sample and end of epoch, in stream order. */
+export type PolicyInput = StepEvent | MetricSample | EpochEvent;
 
 export interface Policy<S = unknown, H = unknown> {
   name: string;
@@ -52,9 +52,19 @@ export interface Policy<S = unknown, H = unknown> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyPolicy = Policy<any, any>;
 
-/** True for step events, false for metric samples. */
+/** True for step events. */
 export function isStepInput(e: PolicyInput): e is StepEvent {
-  return !('group' in e);
+  return !('group' in e) && !('kind' in e);
+}
+
+/** True for metric samples. */
+export function isMetricInput(e: PolicyInput): e is MetricSample {
+  return 'group' in e;
+}
+
+/** True for the end of an epoch. */
+export function isEpochInput(e: PolicyInput): e is EpochEvent {
+  return 'kind' in e && e.kind === 'epoch';
 }
 
 function validKnob(knob: keyof Knobs, v: number): string | null {
