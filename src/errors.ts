@@ -10,3 +10,20 @@ export class UsageError extends Error {
 export class UnsupportedError extends Error {
   override name = 'UnsupportedError';
 }
+
+/**
+ * A training step whose loss, gradient or update is not finite. The conditioned optimizer undoes
+ * the step (the weights stay those before it) and throws this, so that no later step, checkpoint
+ * or saved model holds a non-finite weight (as Keras' TerminateOnNaN, but the step is refused).
+ */
+export class NonFiniteStep extends Error {
+  override name = 'NonFiniteStep';
+  constructor(
+    readonly step: number,
+    /** Which quantity was not finite: 'loss', 'gradient' or 'update'. */
+    readonly quantity: 'loss' | 'gradient' | 'update',
+    readonly learningRate: number,
+  ) {
+    super(`training diverged: non-finite ${quantity} at step ${step} (learning rate ${learningRate}); the step was not applied — try a smaller learning rate`);
+  }
+}

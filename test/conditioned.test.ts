@@ -4,7 +4,7 @@ import { tf } from '../src/backend/tf.js';
 import { useBackend } from '../src/backend/backend.js';
 import { conditioned } from '../src/optimizer/conditioned.js';
 import { probe } from '../src/probe.js';
-import type { MetricSample, StepEvent } from '../src/stream/types.js';
+import type { EpochEvent, MetricSample, StepEvent } from '../src/stream/types.js';
 import { oneHot, seededTensor, setSeededWeights } from './helpers.js';
 
 const OPTIMIZERS: Record<string, () => tf.Optimizer> = {
@@ -64,29 +64,57 @@ describe('conditioned optimizer', () => {
     assert.ok(steps[2].kappaWStep! > 0);
     // Plain SGD: ‖θ_{t+1} − θ_t‖ = lr ‖h̄_t‖.
     assert.ok(Math.abs(steps[1].updateNorm! - 0.1 * steps[1].gradNorm!) <= 1e-5 * steps[1].updateNorm!);
-    assert.equal(new Set(samples.map((s) => s.group)).size, 5);
+    assert.equal(new Set(samples.map((s) => s.group)).size, 6);
     for (const s of samples) for (const [k, v] of Object.entries(s.values)) assert.ok(v === null ? s.reasons[k] : Number.isFinite(v), `${s.group}.${k}`);
     opt.dispose();
     tf.dispose([x, y]);
   });
 
-  test('the learning rate is settable for every optimizer kind and changes the step itself', () => {
-    for (const [name, make] of Object.entries(OPTIMIZERS)) {
-      const run = (lrAfter: number | null) => {
-        const model = mlp();
-        const opt = lrAfter === null ? make() : conditioned(make(), { groups: 'none' });
-        const [x, y] = [X(), Y()];
-        const f = () => tf.metrics.categoricalCrossentropy(y, model.apply(x) as tf.Tensor).mean() as tf.Scalar;
-        opt.minimize(f);
-        if (lrAfter !== null) (opt as ReturnType<typeof conditioned>).learningRate = lrAfter;
-        else (opt as unknown as { learningRate: number }).learningRate *= 0.5, (opt as unknown as { setLearningRate?: (l: number) => void }).setLearningRate?.((opt as unknown as { learningRate: number }).learningRate);
-        opt.minimize(f);
-        tf.dispose([x, y]);
-        return model.getWeights().map((w) => Array.from(w.dataSync()));
+  test('a learning rate set between steps is the one the next step applies (analytic steps)', () => {
+    const model = mlp();
+    const [x, y] = [X(), Y()];
+    const f = () => tf.metrics.categoricalCrossentropy(y, model.apply(x) as tf.Tensor).mean() as tf.Scalar;
+    const weights = () => model.trainableWeights.map((w) => Float64Array.from(w.read().dataSync()));
+    const gradient = () => {
+      const { grads } = tf.variableGrads(f, model.trainableWeights.map((w) => w.read() as tf.Variable));
+      const out = model.trainableWeights.map((w) => Float64Array.from(grads[w.read().name].dataSync()));
+      tf.dispose(Object.values(grads));
+      return out;
+    };
+    // SGD: Δθ = −lr · g, with the rate set after construction.
+    const sgd = conditioned(tf.train.sgd(0.5), { groups: 'none' });
+    sgd.learningRate = 0.03;
+    const g = gradient();
+    const w0 = weights();
+    sgd.minimize(f);
+    weights().forEach((w, i) => w.forEach((v, j) => assert.ok(Math.abs(v - (w0[i][j] - 0.03 * g[i][j])) <= 1e-6, `sgd ${i}.${j}`)));
+    // Adam's first step: |Δθᵢ| = lr for every coordinate with gᵢ ≠ 0 (m̂/√v̂ = sign g).
+    const adam = conditioned(tf.train.adam(0.5), { groups: 'none' });
+    adam.learningRate = 0.002;
+    const ga = gradient();
+    const a0 = weights();
+    adam.minimize(f);
+    weights().forEach((w, i) =>
+      w.forEach((v, j) => {
+        if (Math.abs(ga[i][j]) < 1e-6) return;
+        assert.ok(Math.abs(Math.abs(v - a0[i][j]) - 0.002) <= 2e-6, `adam ${i}.${j}: |Δθ| = ${Math.abs(v - a0[i][j])}`);
+      }),
+    );
+    // Momentum and RMSProp read the same field: a changed rate changes the step by the same factor.
+    for (const make of [() => tf.train.momentum(0.1, 0.9), () => tf.train.rmsprop(0.01)]) {
+      const step = (scale: number) => {
+        const m = mlp();
+        const fm = () => tf.metrics.categoricalCrossentropy(y, m.apply(x) as tf.Tensor).mean() as tf.Scalar;
+        const opt = conditioned(make(), { groups: 'none' });
+        opt.learningRate *= scale;
+        const start = m.trainableWeights.map((w) => Float64Array.from(w.read().dataSync()));
+        opt.minimize(fm);
+        return m.trainableWeights.map((w, i) => Float64Array.from(w.read().dataSync()).map((v, j) => v - start[i][j]));
       };
-      const lr0 = (OPTIMIZERS[name]() as unknown as { learningRate: number }).learningRate;
-      assert.deepEqual(run(lr0 * 0.5), run(null), name);
+      const [full, half] = [step(1), step(0.5)];
+      full.forEach((d, i) => d.forEach((v, j) => assert.ok(Math.abs(half[i][j] - 0.5 * v) <= 1e-6 + 1e-5 * Math.abs(v), `${i}.${j}`)));
     }
+    tf.dispose([x, y]);
   });
 });
 
@@ -128,7 +156,7 @@ describe('conditioned optimizer inside model.fit', () => {
     assert.equal(tf.memory().numTensors, before);
     assert.equal(history.history.acc.length, 200);
     const groups = new Set(samples.map((s) => s.group));
-    assert.equal(groups.size, 5);
+    assert.equal(groups.size, 6);
     // Batch-dissonance metrics were computed on the captured examples, not skipped.
     const coherence = samples.filter((s) => s.group === 'perExample').map((s) => s.values.coherence);
     assert.ok(coherence.length >= 40 && coherence.every((c) => c !== null && Number.isFinite(c)));
@@ -164,16 +192,31 @@ describe('conditioned optimizer inside model.fit', () => {
     tf.dispose([x, y]);
   });
 
-  test('streams complete when training ends', async () => {
+  test('streams live across fits: a second fit streams too, and epochs end as data; dispose completes them', async () => {
     const model = mlp();
     const opt = conditioned(tf.train.sgd(0.1), { model, groups: 'none' });
-    model.compile({ optimizer: opt, loss: 'categoricalCrossentropy' });
+    model.compile({ optimizer: opt, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
     let completed = 0;
-    opt.steps$.subscribe({ complete: () => completed++ });
+    const steps: StepEvent[] = [];
+    const epochs: EpochEvent[] = [];
+    opt.steps$.subscribe({ next: (e) => steps.push(e), complete: () => completed++ });
     opt.metrics$.subscribe({ complete: () => completed++ });
+    opt.epochs$.subscribe({ next: (e) => epochs.push(e), complete: () => completed++ });
     const [x, y] = [X(), Y()];
-    await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, callbacks: opt.callbacks() });
-    assert.equal(completed, 2);
+    const first = await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, callbacks: opt.callbacks() });
+    const second = await model.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0, validationSplit: 0.2, callbacks: opt.callbacks() });
+    assert.equal(completed, 0);
+    assert.equal(steps.length, 5 + 2 * 4, 'every step of both fits');
+    assert.deepEqual(steps.map((s) => s.step), Array.from({ length: 13 }, (_, i) => i));
+    assert.deepEqual(epochs.map((e) => e.epoch), [1, 1, 2], 'epochs are 1-based, per fit as tfjs counts them');
+    assert.equal(epochs[0].loss, first.history.loss[0]);
+    assert.equal(epochs[0].accuracy, first.history.acc[0]);
+    assert.equal(epochs[0].valLoss, null);
+    assert.equal(epochs[2].valLoss, second.history.val_loss[1]);
+    assert.equal(epochs[2].valAccuracy, second.history.val_acc[1]);
+    assert.equal(steps[0].epoch, 1);
+    opt.dispose();
+    assert.equal(completed, 3);
     tf.dispose([x, y]);
   });
 });

@@ -12,7 +12,9 @@ import { perExampleLoss, type PerExampleLoss } from '../src/engine/losses.js';
 import { createMask, type Mask } from '../src/engine/mask.js';
 import { measureBatch, type MeasureOptions, type MetricValues } from '../src/engine/measure.js';
 import { flatParams } from '../src/engine/params.js';
-import { type EngineContext, type WeightSamplingOptions, weightPerturbationSample } from '../src/engine/samples.js';
+import type { EngineContext, WeightSamplingOptions } from '../src/engine/context.js';
+import { SharedWork } from '../src/engine/groups/shared.js';
+import { sampleWeightPerturbation } from '../src/engine/groups/weightPerturbation.js';
 import { METRIC_NAMES, SAMPLE_GROUPS, computeGroup, metricsOfGroup } from '../src/metrics/registry.js';
 import { probe, type ProbeBatch } from '../src/probe.js';
 import * as ref from './reference/metrics.js';
@@ -191,7 +193,9 @@ describe('invariants', () => {
 
   describe('weight sampling: per-example and random directions', () => {
     function sampleMetrics(ctx: EngineContext, x: tf.Tensor, y: tf.Tensor, opts: WeightSamplingOptions) {
-      const s = weightPerturbationSample(ctx, x, y, opts);
+      const work = new SharedWork(ctx, x, y, { weightSampling: opts, inputDirections: 4 });
+      const s = sampleWeightPerturbation(work);
+      work.dispose();
       return { sample: s, values: computeGroup('weightPerturbation', s) };
     }
 

@@ -460,6 +460,7 @@ describe('registry', () => {
   const expected = [
     'kappaW', 'cosSimW', 'diversityW', 'coherenceW', 'kappaWStep', 'kappaX', 'stableRankX', 'rankX',
     'stableRankW', 'rankW', 'confusion', 'diversity', 'coherence', 'noiseScale',
+    'kappaWUpdate', 'cosSimWUpdate', 'descentRatio', 'localSmoothness', 'traceSigma', 'gradSqEstimate',
   ];
 
   it('lists every metric once, with its group, cost and description', () => {
@@ -479,7 +480,8 @@ describe('registry', () => {
   });
 
   it('groups share samples; computeGroup runs every metric of a group', () => {
-    assert.deepEqual(metricsOfGroup('perExample').map((m) => m.name), ['stableRankW', 'rankW', 'coherence', 'noiseScale']);
+    assert.deepEqual(metricsOfGroup('perExample').map((m) => m.name), ['stableRankW', 'rankW', 'coherence', 'noiseScale', 'traceSigma', 'gradSqEstimate']);
+    assert.deepEqual(metricsOfGroup('update').map((m) => m.name), ['kappaWUpdate', 'cosSimWUpdate', 'descentRatio', 'localSmoothness']);
     assert.deepEqual(metricsOfGroup('weightPerturbation').map((m) => m.name), ['kappaW', 'cosSimW', 'diversityW', 'coherenceW']);
     assert.deepEqual(metricsOfGroup('multiBatch').map((m) => m.name), ['confusion', 'diversity']);
     assert.deepEqual(groupsFor(['rankX', 'coherence', 'noiseScale', 'stableRankX']), ['perExample', 'inputGradient']);
@@ -488,7 +490,7 @@ describe('registry', () => {
     const r = testRng(50);
     const hs = Array.from({ length: 6 }, () => randVec(r, 10));
     const out = computeGroup('perExample', { gram: gramFromVectors(hs), dim: 10 });
-    assert.deepEqual(Object.keys(out).sort(), ['coherence', 'noiseScale', 'rankW', 'stableRankW']);
+    assert.deepEqual(Object.keys(out).sort(), ['coherence', 'gradSqEstimate', 'noiseScale', 'rankW', 'stableRankW', 'traceSigma']);
     assert.deepEqual(out.coherence, coherence({ gram: gramFromVectors(hs), dim: 10 }));
     assert.deepEqual(Object.keys(computeGroup('multiBatch', { gram: gramFromVectors(hs) }, ['diversity'])), ['diversity']);
   });
@@ -505,6 +507,12 @@ describe('registry', () => {
         { gradDiffNorm: 1, gradNorm: 1e-300, thetaNorm: 1e300, stepNorm: 1e-300 },
       ],
       weightPerturbation: [zeros(3), nans(3), infs(3)].map((gram) => ({ gram, omegaNorms: [1, 1], thetaNorm: 1 })),
+      update: [
+        ...[zeros(2), nans(2), infs(2)].map((gram) => ({ gram, gradDiffNorm: 0, thetaNorm: 1, updateNorm: 0, gradDotUpdate: 0, lossBefore: 1, lossAfter: 1 })),
+        { gram: makeGram(2, Float64Array.from([1, 1, 1, 1])), gradDiffNorm: NaN, thetaNorm: 1, updateNorm: 1, gradDotUpdate: NaN, lossBefore: NaN, lossAfter: 1 },
+        { gram: makeGram(2, Float64Array.from([1, 1, 1, 1])), gradDiffNorm: 1, thetaNorm: Infinity, updateNorm: 1e-300, gradDotUpdate: -1e-300, lossBefore: 1e300, lossAfter: -1e300 },
+        { gram: makeGram(2, Float64Array.from([1, 0, 0, 0])), gradDiffNorm: 1, thetaNorm: 1, updateNorm: 1, gradDotUpdate: 1, lossBefore: 1, lossAfter: 1 },
+      ],
       perExample: [zeros(4), nans(4), infs(4), zeros(1), zeros(0)].map((gram) => ({ gram, dim: 5 })),
       inputGradient: [zeros(4), nans(4), infs(4), zeros(0)].map((gram) => ({ gram, dim: 5 })),
       inputPerturbation: [

@@ -19,7 +19,8 @@ import {
   type MultiBatchSamples,
   type PerExampleSamples,
 } from './batchDissonance.js';
-import { noiseScale } from './noiseScale.js';
+import { gradSqEstimate, noiseScale, traceSigma } from './noiseScale.js';
+import { cosSimWUpdate, descentRatio, kappaWUpdate, localSmoothness, type UpdateSamples } from './stepConsistencyUpdate.js';
 import type { MetricValue } from './result.js';
 import {
   coherenceW,
@@ -36,6 +37,7 @@ export type MetricFamily = 'step-consistency' | 'batch-dissonance' | 'noise-scal
 export const SAMPLE_GROUPS = [
   'step',
   'weightPerturbation',
+  'update',
   'perExample',
   'inputPerturbation',
   'inputGradient',
@@ -43,67 +45,108 @@ export const SAMPLE_GROUPS = [
 ] as const;
 /** Which shared sample a metric needs; metrics in a group share one sample. */
 export type SampleGroup = (typeof SAMPLE_GROUPS)[number];
+/** Groups sampled on a batch (all but `step`, which every optimizer step provides for free). */
+export type SampledGroup = Exclude<SampleGroup, 'step'>;
+export const SAMPLED_GROUPS = SAMPLE_GROUPS.filter((g): g is SampledGroup => g !== 'step');
 
 /** The sample each group hands to its metrics. */
 export interface SampleOf {
   step: StepSamples;
   weightPerturbation: WeightSamples;
+  update: UpdateSamples;
   perExample: PerExampleSamples;
   inputPerturbation: KappaXSamples;
   inputGradient: InputGradientSamples;
   multiBatch: MultiBatchSamples;
 }
 
-/** What the gradient engine must compute for a group. */
+/**
+ * Work a group needs. The first three are shared: the engine computes each at most once per
+ * batch, whichever groups ask for it. The others are the group's own.
+ */
 export type Requirement =
-  | 'batchGradient'
-  | 'previousStep'
-  | 'perturbedBatchGradients'
-  | 'perExampleGradients'
-  | 'inputGradients'
-  | 'perturbedPerExampleGradientNorms'
-  | 'otherBatchGradients';
+  | 'perExamplePass' // shared: one batched pass giving every h_i (and g_i)
+  | 'batchGradient' // shared: h̄ and the loss at the current weights on the batch
+  | 'subBatches' // shared: the batch split into sub-batches (or the other batches given)
+  | 'previousStep' // the optimizer's step: h̄_t, L_t, Δ_t (only the conditioned optimizer has it)
+  | 'perturbedGradients' // own: h̄ at perturbed weights
+  | 'perturbedPerExamplePasses'; // own: per-example passes at perturbed inputs
 
-/** Cost of a group on top of the training step's own forward + backward pass. */
-export interface GroupCost {
+/** A group's declaration: what it needs, what it costs, how often it can run. */
+export interface GroupSpec {
+  readonly description: string;
+  /** `every-step`: from consecutive optimizer steps, free; `sampled`: on a batch, when scheduled. */
+  readonly when: 'every-step' | 'sampled';
   readonly requires: readonly Requirement[];
+  /** Extra passes on top of the training step's own forward + backward pass. */
   readonly extraPasses: { readonly forward: number | string; readonly backward: number | string };
   readonly memory: string;
+  /** Expected cost in training steps before the first measurement (the budget's prior). */
+  readonly priorSteps: number;
 }
 
-export const GROUP_COSTS: Readonly<Record<SampleGroup, GroupCost>> = {
+/** Kept for callers of the old name: a group's cost fields. */
+export type GroupCost = Pick<GroupSpec, 'requires' | 'extraPasses' | 'memory'>;
+
+export const GROUPS: Readonly<Record<SampleGroup, GroupSpec>> = {
   step: {
-    requires: ['batchGradient', 'previousStep'],
+    description: 'free numbers from consecutive optimizer steps',
+    when: 'every-step',
+    requires: ['previousStep'],
     extraPasses: { forward: 0, backward: 0 },
-    memory: 'O(P): the previous step\'s batch gradient and weights',
+    memory: "O(P): the previous step's batch gradient and update",
+    priorSteps: 0,
   },
   weightPerturbation: {
-    requires: ['batchGradient', 'perturbedBatchGradients'],
-    extraPasses: { forward: 'K (K = 2 with gradient sampling)', backward: 'K (K = 2 with gradient sampling)' },
+    description: 'batch gradients at K perturbed weights, same batch',
+    when: 'sampled',
+    requires: ['batchGradient', 'perturbedGradients'],
+    extraPasses: { forward: '1 + K (K = 2 with gradient sampling)', backward: '1 + K' },
     memory: 'O(K·P) perturbed gradients, O(K²) Gram',
+    priorSteps: 2,
+  },
+  update: {
+    description: 'batch gradient and loss after the update, on the step\'s own batch',
+    when: 'sampled',
+    requires: ['batchGradient', 'previousStep'],
+    extraPasses: { forward: '1 (2 for models whose training-mode forward differs: dropout, batch norm, regularisers)', backward: '1 (2)' },
+    memory: 'O(P): three parameter-space vectors on the host',
+    priorSteps: 1.2,
   },
   perExample: {
-    requires: ['perExampleGradients'],
+    description: 'Gram matrix of the per-example weight gradients',
+    when: 'sampled',
+    requires: ['perExamplePass'],
     extraPasses: { forward: 1, backward: '1 (batched per-example, per-layer activations kept)' },
     memory: 'O(b²) Gram + per-layer activations',
+    priorSteps: 1.5,
   },
   inputGradient: {
-    requires: ['inputGradients'],
+    description: 'Gram matrix of the per-example input gradients',
+    when: 'sampled',
+    requires: ['perExamplePass'],
     extraPasses: { forward: 1, backward: 1 },
     memory: 'O(b·D) input gradients, O(b²) Gram',
+    priorSteps: 1,
   },
   inputPerturbation: {
-    requires: ['inputGradients', 'perExampleGradients', 'perturbedPerExampleGradientNorms'],
+    description: 'per-example gradients at inputs moved along input-gradient directions',
+    when: 'sampled',
+    requires: ['perExamplePass', 'perturbedPerExamplePasses'],
     extraPasses: {
       forward: '2n batched (n = min(b, 4) directions, both signs) + 1',
       backward: '2n batched per-example + 1',
     },
     memory: 'O(b·D) inputs and directions + per-layer activations, O(n·b) norms',
+    priorSteps: 12,
   },
   multiBatch: {
-    requires: ['batchGradient', 'otherBatchGradients'],
-    extraPasses: { forward: 'n − 1 (n batches)', backward: 'n − 1 (n batches)' },
-    memory: 'O(n·P) batch gradients (or O(n²) Gram accumulated)',
+    description: 'Gram matrix of the batch gradients of n sub-batches',
+    when: 'sampled',
+    requires: ['subBatches'],
+    extraPasses: { forward: 'n (n sub-batches)', backward: 'n' },
+    memory: 'O(n·P) batch gradients',
+    priorSteps: 1,
   },
 };
 
@@ -113,6 +156,10 @@ export const METRIC_NAMES = [
   'diversityW',
   'coherenceW',
   'kappaWStep',
+  'kappaWUpdate',
+  'cosSimWUpdate',
+  'descentRatio',
+  'localSmoothness',
   'kappaX',
   'stableRankX',
   'rankX',
@@ -122,6 +169,8 @@ export const METRIC_NAMES = [
   'diversity',
   'coherence',
   'noiseScale',
+  'traceSigma',
+  'gradSqEstimate',
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
 
@@ -142,7 +191,8 @@ type Line<G extends SampleGroup> = Omit<MetricSpec<G>, keyof GroupCost | 'name'>
 
 /** One registry line: the metric's own fields; the cost fields come from its group. */
 function line<G extends SampleGroup>(l: Line<G>): (name: MetricName) => MetricSpec<G> {
-  return (name) => ({ name, ...GROUP_COSTS[l.group], ...l });
+  const { requires, extraPasses, memory } = GROUPS[l.group];
+  return (name) => ({ name, requires, extraPasses, memory, ...l });
 }
 
 const SC = 'step-consistency';
@@ -160,6 +210,14 @@ const LINES: { readonly [N in MetricName]: (name: N) => AnyMetricSpec } = {
     description: 'Σ_k ⟨h̄₀, h̄_k⟩ / Σ_k ‖h̄_k‖²' }),
   kappaWStep: line({ family: SC, group: 'step', compute: kappaWStep, thesis: 'section 2.2 (n = 1, i ≠ j)',
     description: '‖h̄_{t+1} − h̄_t‖·‖θ_t‖ / (‖θ_{t+1} − θ_t‖·‖h̄_t‖) from two consecutive steps' }),
+  kappaWUpdate: line({ family: SC, group: 'update', compute: kappaWUpdate, thesis: 'Def. 2.5 with ω = Δ (same batch)',
+    description: '‖h̄⁺ − h̄‖·‖θ_t‖ / (‖Δ‖·‖h̄‖) along the update actually taken, on the step\'s own batch' }),
+  cosSimWUpdate: line({ family: SC, group: 'update', compute: cosSimWUpdate, thesis: 'eq. 4.1 with ω = Δ (same batch)',
+    description: 'cos(h̄⁺, h̄): how far the gradient of the step\'s batch turned over the update' }),
+  descentRatio: line({ family: SC, group: 'update', compute: descentRatio, thesis: 'trust-region ratio (beyond the thesis)',
+    description: '(L − L⁺) / (−⟨h̄, Δ⟩): actual over first-order predicted decrease of the batch loss' }),
+  localSmoothness: line({ family: SC, group: 'update', compute: localSmoothness, thesis: 'Malitsky & Mishchenko 2020',
+    description: '‖h̄⁺ − h̄‖ / ‖Δ‖: local Lipschitz constant of the gradient along the update' }),
   kappaX: line({ family: BD, group: 'inputPerturbation', compute: kappaX, thesis: 'eq. 3.16 with Def. 3.5',
     description: 'mean_i max_k ‖h_i(x_i+δ_k) − h_i(x_i)‖·‖x_i‖ / (‖δ_k‖·‖h_i(x_i)‖): conditioning w.r.t. the inputs' }),
   stableRankX: line({ family: BD, group: 'inputGradient', compute: stableRankX, thesis: 'eq. 3.18',
@@ -179,6 +237,12 @@ const LINES: { readonly [N in MetricName]: (name: N) => AnyMetricSpec } = {
   noiseScale: line({ family: 'noise-scale', group: 'perExample', compute: noiseScale,
     thesis: 'McCandlish et al. 2018 (simple noise scale)',
     description: 'tr(Σ) / ‖G‖² from per-example gradients; null when noise dominates' }),
+  traceSigma: line({ family: 'noise-scale', group: 'perExample', compute: traceSigma,
+    thesis: 'McCandlish et al. 2018 (numerator of the noise scale)',
+    description: 'tr(Σ) ≈ Σ_i ‖h_i − h̄‖² / (b − 1): per-example gradient variance' }),
+  gradSqEstimate: line({ family: 'noise-scale', group: 'perExample', compute: gradSqEstimate,
+    thesis: 'McCandlish et al. 2018 (denominator of the noise scale)',
+    description: '‖G‖² ≈ ‖h̄‖² − tr(Σ)/b: unbiased squared norm of the true gradient (may be ≤ 0)' }),
 };
 
 /** The registry, keyed by name. */

@@ -2,99 +2,67 @@
  * `conditioned(optimizer, options)`: a drop-in `tf.Optimizer` that wraps any tfjs optimizer,
  * updates the weights exactly as the wrapped one would, and measures gradient conditioning
  * while it trains:
- *   - every step, at no extra forward/backward pass: loss, ‖h̄‖, ‖θ‖, the update norm and
- *     kappaWStep (from consecutive steps), on `steps$`;
- *   - on sampling steps (a cadence per group, or an overhead budget): the step-consistency and
- *     batch-dissonance suites on the step's own batch, after the update, on `metrics$`.
- * The learning rate is state the wrapper owns (`learningRate`), settable between steps for every
- * wrapped optimizer kind.
+ *   - every step, at no extra forward/backward pass: loss, ‖h̄‖, ‖θ‖, the update norm,
+ *     kappaWStep and the hypergradient dot products, on `steps$`;
+ *   - on sampling steps (a cadence per group, or an overhead budget): the metric groups on the
+ *     step's own batch, after the update, on `metrics$`;
+ *   - the end of every epoch (from `callbacks()` or the trainer), on `epochs$`.
+ * With a `policy`, the wrapper runs it on those streams and applies its learning-rate changes
+ * between steps; a batch-size change is published as `batchSize` for the batch source to read
+ * (gradcond's trainer, or `dynamicBatches` under `model.fitDataset`). Every decision is on
+ * `decisions$`. A step whose loss, gradient or update is not finite is undone and stops training
+ * with a `NonFiniteStep` error (and the step event, with nulls, on `steps$`).
  */
-import { Observable, Subject } from 'rxjs';
+import { Observable, Subject, merge, type Subscription } from 'rxjs';
 
 import { tf } from '../backend/tf.js';
-import { perExampleLoss, type PerExampleLoss } from '../engine/losses.js';
-import { createMask, type Mask } from '../engine/mask.js';
-import { type Measurement, measureBatch, type MetricValues } from '../engine/measure.js';
-import type { EngineContext, WeightSampling } from '../engine/samples.js';
-import { UsageError } from '../errors.js';
+import { createMask } from '../engine/mask.js';
+import { type EngineContext, type Measurement, measureBatch, type StepContext } from '../engine/measure.js';
+import { perExampleLoss } from '../engine/losses.js';
+import { NonFiniteStep, UsageError } from '../errors.js';
 import { logger } from '../log.js';
-import { type SampleGroup, SAMPLE_GROUPS, metricsOfGroup } from '../metrics/registry.js';
-import { kappaWStep } from '../metrics/stepConsistency.js';
-import type { MetricSample, StepEvent } from '../stream/types.js';
+import { type SampledGroup, computeGroup, metricsOfGroup } from '../metrics/registry.js';
+import type { EpochEvent, MetricSample, PolicyDecision, StepEvent } from '../stream/types.js';
 import { BatchCapture, type CapturedBatch } from './capture.js';
 import { getLearningRate, setLearningRate } from './learningRate.js';
+import { type ConditionedOptions, groupsOf, validateConditionedOptions } from './options.js';
+import { PolicyRunner } from './policyRunner.js';
 import { type Cadence, MetricScheduler } from './schedule.js';
+import { StepStats } from './stepStats.js';
+
+export { PRESETS, type ConditionedOptions } from './options.js';
+export { SAMPLED_GROUPS, type SampledGroup } from '../metrics/registry.js';
 
 /** A variable's name and value, as tfjs optimizers save their state. */
 type NamedTensor = { name: string; tensor: tf.Tensor };
 
-/** Groups sampled from a batch (everything but the free per-step numbers). */
-export type SampledGroup = Exclude<SampleGroup, 'step'>;
-export const SAMPLED_GROUPS = SAMPLE_GROUPS.filter((g): g is SampledGroup => g !== 'step');
-
-/** Presets, cheapest first (after Cockpit's economy ⊂ business ⊂ full). */
-export const PRESETS: Record<'none' | 'economy' | 'business' | 'full', SampledGroup[]> = {
-  none: [],
-  economy: ['weightPerturbation', 'perExample'],
-  business: ['weightPerturbation', 'perExample', 'inputGradient', 'multiBatch'],
-  full: [...SAMPLED_GROUPS],
-};
-
-export interface ConditionedOptions {
-  /** The model being trained: needed to see the batch for the sampled groups. */
-  model?: tf.LayersModel;
-  /** Per-example loss name; defaults to the model's compiled loss when that is a name. */
-  loss?: string;
-  /** Sampled groups, or a preset name (default 'full'). */
-  groups?: keyof typeof PRESETS | SampledGroup[];
-  /** Sample every k steps (one k for all groups, or per group). Ignored when `budget` is set. */
-  every?: number | Partial<Record<SampledGroup, number>>;
-  /** Overhead budget: metrics may take at most this fraction of wall time (default 0.05). */
-  budget?: number;
-  /** Perturbation scale η (default 1e-3). */
-  eta?: number;
-  /** Mask fraction p (default 1 = no mask), seeded by `seed`. */
-  mask?: number;
-  seed?: number;
-  /** Weight directions (default 'per-example': 'gradient' gives ≈ 1, ½, 1 by construction). */
-  weightSampling?: WeightSampling;
-  /** n for per-example / random weight directions (default 2). */
-  weightSamples?: number;
-  /** kappaX: directions from the first min(b, n) examples (default 4). */
-  inputDirections?: number;
-  /** confusion/diversity: the batch is split into this many sub-batches (default 4). */
-  subBatches?: number;
-  /** The first step's number (a resumed run continues its count, cadence and seeds). */
-  startStep?: number;
-}
-
-interface PrevStep {
-  /** h̄_t, one tensor per variable. */
-  grads: tf.Tensor[];
-  /** Δ_t = θ_{t+1} − θ_t, one tensor per variable. */
-  update: tf.Tensor[];
-  gradNorm: number;
-  paramNorm: number;
-  updateNorm: number;
-}
+/** Layers whose training-mode forward pass differs from inference mode. */
+const TRAINING_DEPENDENT = /Dropout|BatchNormalization|GaussianNoise|LayerNormalization/;
 
 export class ConditionedOptimizer extends tf.Optimizer {
   static className = 'ConditionedOptimizer';
   readonly steps$: Observable<StepEvent>;
   readonly metrics$: Observable<MetricSample>;
-  /** Epoch stamped on events; `callbacks()` or the trainer keeps it current. */
-  epoch = 0;
+  readonly epochs$: Observable<EpochEvent>;
+  readonly decisions$: Observable<PolicyDecision>;
+  /** Epoch (1-based) stamped on events; `callbacks()` or the trainer keeps it current. */
+  epoch = 1;
+  readonly options: ConditionedOptions;
 
   private readonly stepSubject = new Subject<StepEvent>();
   private readonly metricSubject = new Subject<MetricSample>();
+  private readonly epochSubject = new Subject<EpochEvent>();
   private readonly scheduler: MetricScheduler;
   private readonly groups: SampledGroup[];
+  private readonly stats = new StepStats();
+  private readonly policy: PolicyRunner | null;
+  private policySub: Subscription | null = null;
   private capture: BatchCapture | null = null;
   private model: tf.LayersModel | null = null;
   private engine: EngineContext | null = null;
   private engineReason = 'no model attached: pass {model} to conditioned() or call attach(model)';
   private pendingBatch: CapturedBatch | null = null;
-  private prev: PrevStep | null = null;
+  private batchSourceBound = false;
   private step = 0;
   private startMs: number | null = null;
   private stepMsAvg = 0;
@@ -103,17 +71,27 @@ export class ConditionedOptimizer extends tf.Optimizer {
 
   constructor(
     readonly inner: tf.Optimizer,
-    readonly options: ConditionedOptions = {},
+    options: ConditionedOptions = {},
   ) {
     super();
-    getLearningRate(inner); // fail early for optimizers without a learning rate
-    this.groups = typeof options.groups === 'string' || options.groups === undefined ? PRESETS[options.groups ?? 'full'] : options.groups;
-    if (!this.groups) throw new UsageError(`unknown metric preset '${options.groups}': choose ${Object.keys(PRESETS).join(', ')}`);
-    this.scheduler = new MetricScheduler(this.groups, cadenceOf(options));
-    this.step = options.startStep ?? 0;
+    this.options = validateConditionedOptions(options);
+    if (!(inner instanceof tf.Optimizer)) throw new UsageError('conditioned() wraps a tf.Optimizer (e.g. tf.train.sgd(0.1))');
+    try {
+      getLearningRate(inner);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    this.step = this.options.startStep ?? 0;
+    this.policy = this.options.policy === undefined ? null : new PolicyRunner(this.options.policy, { learningRate: this.learningRate, batchSize: 0 });
+    const reads = this.policy?.reads ?? [];
+    this.groups = [...new Set([...groupsOf(this.options.groups), ...reads])];
+    this.scheduler = new MetricScheduler(this.groups, cadenceOf(this.options), { priority: reads });
     this.steps$ = this.stepSubject.asObservable();
     this.metrics$ = this.metricSubject.asObservable();
-    if (options.model) this.attach(options.model);
+    this.epochs$ = this.epochSubject.asObservable();
+    this.decisions$ = this.policy?.decisions$ ?? new Observable<PolicyDecision>();
+    if (this.policy) this.policySub = this.policy.run(merge(this.steps$, this.metrics$, this.epochs$), (lr) => (this.learningRate = lr));
+    if (this.options.model) this.attach(this.options.model);
   }
 
   get learningRate(): number {
@@ -122,6 +100,21 @@ export class ConditionedOptimizer extends tf.Optimizer {
 
   set learningRate(lr: number) {
     setLearningRate(this.inner, lr);
+  }
+
+  /** The batch size the policy asks for (the start batch size when it has not changed it). */
+  get batchSize(): number {
+    return this.policy?.knobs.batchSize ?? 0;
+  }
+
+  /** The policy's state (JSON), for checkpoints. */
+  get policyState(): unknown {
+    return this.policy?.state ?? null;
+  }
+
+  /** The metric groups this optimizer samples (its options' plus those its policy reads). */
+  get sampledGroups(): readonly SampledGroup[] {
+    return this.groups;
   }
 
   override get iterations(): number {
@@ -137,28 +130,62 @@ export class ConditionedOptimizer extends tf.Optimizer {
     return this;
   }
 
+  /**
+   * Declares who reads `batchSize`: gradcond's trainer, or `dynamicBatches` for
+   * `model.fitDataset`. `start` is the batch size the source begins with; `policyState`
+   * restores a checkpointed policy.
+   */
+  bindBatchSource(start: number, policyState?: unknown): void {
+    this.batchSourceBound = true;
+    this.policy?.restart({ learningRate: this.learningRate, batchSize: start }, policyState);
+  }
+
   /** For hand-written loops: the (x, y) of the next `minimize` call. */
   setBatch(x: tf.Tensor, y: tf.Tensor): void {
     this.pendingBatch = { x, y };
   }
 
-  /** tfjs callbacks for `model.fit`: keep the epoch current and complete the streams at the end. */
+  /** The end of an epoch, as data (the trainer calls it; `callbacks()` does under `model.fit`). */
+  endEpoch(e: Omit<EpochEvent, 'kind' | 'wallTime'>): void {
+    this.epochSubject.next({ kind: 'epoch', wallTime: this.elapsed(), ...e });
+  }
+
+  /**
+   * tfjs callbacks for `model.fit` / `fitDataset`: keep the epoch current (1-based) and publish
+   * each epoch's end with its logs. The streams stay open across fits (until `dispose()`).
+   */
   callbacks(): tf.CustomCallbackArgs {
     return {
-      onEpochBegin: async (epoch) => void (this.epoch = epoch),
-      onTrainEnd: async () => this.complete(),
+      onEpochBegin: async (epoch) => void (this.epoch = epoch + 1),
+      onEpochEnd: async (epoch, logs) => {
+        const num = (k: string[]) => k.map((n) => logs?.[n]).find((v): v is number => typeof v === 'number') ?? null;
+        this.endEpoch({
+          epoch: epoch + 1, step: this.step,
+          loss: num(['loss']), accuracy: num(['acc', 'accuracy']), valLoss: num(['val_loss']), valAccuracy: num(['val_acc', 'val_accuracy']),
+        });
+      },
     };
   }
 
-  /** Completes `steps$` and `metrics$` (training has ended). */
+  /** Completes the streams (no more training with this optimizer). `dispose()` does it too. */
   complete(): void {
     if (this.done) return;
     this.done = true;
+    this.policySub?.unsubscribe();
     this.stepSubject.complete();
     this.metricSubject.complete();
+    this.epochSubject.complete();
+    this.policy?.complete();
   }
 
   override minimize(f: () => tf.Scalar, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
+    if (this.done) throw new UsageError('this conditioned optimizer was disposed');
+    if (this.policy?.writesBatchSize && !this.batchSourceBound) {
+      throw new UsageError(
+        `policy '${this.policy.name}' changes the batch size, which model.fit cannot follow: ` +
+          'train with model.fitDataset(dynamicBatches(data, { optimizer }), …) or with gradcond train',
+      );
+    }
     const t0 = performance.now();
     this.startMs ??= t0;
     this.capture?.install();
@@ -170,138 +197,108 @@ export class ConditionedOptimizer extends tf.Optimizer {
     const before = vars.map((v) => v.clone());
     const lr = this.learningRate;
     this.inner.applyGradients(varList ? names.map((name) => ({ name, tensor: grads[name] })) : grads);
-    const event = this.stepStats(value, names.map((n) => grads[n]), vars, before, lr, batch);
-    tf.dispose(before); // the gradients live on in this.prev until the next step
-    const stepMs = performance.now() - t0;
-    this.stepMsAvg = this.stepMsAvg === 0 ? stepMs : 0.9 * this.stepMsAvg + 0.1 * stepMs;
-    this.stepSubject.next({ ...event, stepMs });
-    this.sample(batch, event);
+    const measured = this.stats.measure(value, names.map((n) => grads[n]), vars, before);
+    const event: StepEvent = {
+      step: this.step, epoch: this.epoch, wallTime: this.elapsed(), batchSize: batch?.x.shape[0] ?? 0, learningRate: lr,
+      ...measured.event, stepMs: 0,
+    };
+    event.kappaWStep = measured.step ? (computeGroup('step', measured.step).kappaWStep?.value ?? null) : null;
+    if (measured.nonFinite) {
+      vars.forEach((v, i) => v.assign(before[i])); // undo: the weights stay those of step t
+      tf.dispose(before);
+      this.stepSubject.next({ ...event, stepMs: performance.now() - t0 });
+      value.dispose();
+      throw new NonFiniteStep(this.step, measured.nonFinite, lr);
+    }
+    tf.dispose(before);
+    event.stepMs = performance.now() - t0;
+    this.stepMsAvg = this.stepMsAvg === 0 ? event.stepMs : 0.9 * this.stepMsAvg + 0.1 * event.stepMs;
+    this.stepSubject.next(event);
+    this.sample(batch, event, names);
     this.step++;
     if (returnCost) return value;
     value.dispose();
     return null;
   }
 
-  /**
-   * The free per-step numbers, read back in one transfer. The step's gradients are kept (not
-   * copied) until the next step, for ‖h̄_{t+1} − h̄_t‖.
-   */
-  private stepStats(value: tf.Scalar, grads: tf.Tensor[], vars: tf.Variable[], before: tf.Tensor[], lr: number, batch: CapturedBatch | null): Omit<StepEvent, 'stepMs'> {
-    const prev = this.prev;
-    const update = tf.tidy(() => vars.map((v, i) => tf.keep(v.sub(before[i]))));
-    const numbers = tf.tidy(() => {
-      const sumSq = (ts: tf.Tensor[]) => tf.addN(ts.map((t) => t.square().sum()));
-      const dot = (as: tf.Tensor[], bs: tf.Tensor[]) => tf.addN(as.map((t, i) => t.mul(bs[i]).sum()));
-      // ‖a − b‖² with one fused elementwise kernel per variable (no cancellation).
-      const distSq = (as: tf.Tensor[], bs: tf.Tensor[]) => tf.addN(as.map((t, i) => tf.squaredDifference(t, bs[i]).sum()));
-      const none = () => tf.scalar(Number.NaN);
-      return tf.stack([
-        value,
-        sumSq(grads),
-        sumSq(before),
-        sumSq(update),
-        prev ? distSq(grads, prev.grads) : none(),
-        prev ? dot(grads, prev.update) : none(),
-      ]).dataSync();
-    });
-    const [loss, gradNormSq, paramNormSq, updateNormSq, diffNormSq, dotPrevUpdate] = numbers;
-    const finite = (x: number) => (Number.isFinite(x) ? x : null);
-    // Kept: they outlive this step's scope (model.fit runs each step inside tf.tidy).
-    const now: PrevStep = { grads: grads.map((g) => tf.keep(g)), update, gradNorm: Math.sqrt(gradNormSq), paramNorm: Math.sqrt(paramNormSq), updateNorm: Math.sqrt(updateNormSq) };
-    // ⟨h̄_t, h̄_{t−1}⟩ = (‖h̄_t‖² + ‖h̄_{t−1}‖² − ‖h̄_t − h̄_{t−1}‖²) / 2, in float64 on the host.
-    const dotPrevGrad = prev ? (gradNormSq + prev.gradNorm ** 2 - diffNormSq) / 2 : Number.NaN;
-    const kappa = prev
-      ? kappaWStep({ gradDiffNorm: Math.sqrt(diffNormSq), gradNorm: prev.gradNorm, thetaNorm: prev.paramNorm, stepNorm: prev.updateNorm }).value
-      : null;
-    if (prev) tf.dispose([...prev.grads, ...prev.update]);
-    this.prev = now;
-    return {
-      step: this.step,
-      epoch: this.epoch,
-      wallTime: performance.now() - this.startMs!,
-      batchSize: batch?.x.shape[0] ?? 0,
-      learningRate: lr,
-      loss: finite(loss),
-      gradNorm: finite(now.gradNorm),
-      paramNorm: finite(now.paramNorm),
-      updateNorm: finite(now.updateNorm),
-      kappaWStep: kappa,
-      gradDotPrevGrad: prev ? finite(dotPrevGrad) : null,
-      gradDotPrevUpdate: prev ? finite(dotPrevUpdate) : null,
-    };
-  }
-
   /** Runs the groups due at this step on the step's batch, at the updated weights. */
-  private sample(batch: CapturedBatch | null, event: Omit<StepEvent, 'stepMs'>): void {
-    const due = this.scheduler.due(this.step, performance.now() - this.startMs!, this.stepMsAvg) as SampledGroup[];
+  private sample(batch: CapturedBatch | null, event: StepEvent, names: string[]): void {
+    const due = this.scheduler.due(this.step, this.elapsed(), this.stepMsAvg);
     if (!due.length) return;
     const engine = this.engineFor();
     const reason = engine ? 'the batch of this step was not seen (call setBatch(x, y) in hand-written loops)' : this.engineReason;
-    const measured = engine && batch ? this.measure(engine, batch, due) : null;
+    const measured = engine && batch ? this.measure(engine, batch, due, event, names) : null;
     for (const group of due) {
-      const values = measured ? pickGroup(measured.values, group) : nulls(group, reason);
+      const values = measured ? measured.values : {};
       const durationMs = measured?.durations[group] ?? 0;
       this.scheduler.record(group, this.step, durationMs);
-      const out: MetricSample = { ...event, wallTime: performance.now() - this.startMs!, group, values: {}, reasons: {}, durationMs };
-      for (const [name, v] of Object.entries(values)) {
-        out.values[name] = v!.value;
-        if (v!.value === null) out.reasons[name] = v!.reason;
+      const { step, epoch, batchSize, learningRate } = event;
+      const out: MetricSample = { step, epoch, wallTime: this.elapsed(), batchSize, learningRate, group, values: {}, reasons: {}, durationMs };
+      for (const { name } of metricsOfGroup(group)) {
+        const v = values[name] ?? { value: null, reason };
+        out.values[name] = v.value;
+        if (v.value === null) out.reasons[name] = v.reason!;
       }
       this.metricSubject.next(out);
     }
   }
 
-  /**
-   * The due groups on the step's batch: one `measureBatch` call, so that groups due together
-   * share the per-example pass; confusion and diversity on sub-batches of the batch.
-   */
-  private measure(engine: EngineContext, batch: CapturedBatch, groups: SampledGroup[]): Pick<Measurement, 'values' | 'durations'> {
-    const opts = {
-      weightSampling: { sampling: this.options.weightSampling ?? 'per-example', n: this.options.weightSamples ?? 2, seed: (this.options.seed ?? 0) + this.step },
+  /** The due groups on the step's batch: one `measureBatch` call, so groups share their work. */
+  private measure(engine: EngineContext, batch: CapturedBatch, groups: SampledGroup[], event: StepEvent, names: string[]): Measurement {
+    const sampling = this.options.weightSampling ?? 'descent';
+    const m = measureBatch(engine, batch.x, batch.y, groups, {
+      weightSampling: { sampling, n: this.options.weightSamples ?? 2, seed: (this.options.seed ?? 0) + this.step, stepScale: event.updateNorm ?? undefined },
       inputDirections: this.options.inputDirections ?? 4,
-    };
-    const m = measureBatch(engine, batch.x, batch.y, groups.filter((g) => g !== 'multiBatch'), opts);
+      subBatches: this.options.subBatches ?? 4,
+      step: groups.includes('update') ? this.stepContext(event, names) : undefined,
+    });
     if (m.perExamplePath?.path === 'loop' && !this.loopNoted) {
       this.loopNoted = true;
       logger().warn(`per-example gradients by the exact loop, b passes per batch: ${m.perExamplePath.reason}`);
     }
-    if (!groups.includes('multiBatch')) return m;
-    const t0 = performance.now();
-    const b = batch.x.shape[0];
-    const k = Math.min(this.options.subBatches ?? 4, b);
-    const size = Math.floor(b / k);
-    if (k < 2) {
-      Object.assign(m.values, nulls('multiBatch', `confusion and diversity need at least 2 sub-batches; the batch has ${b} example(s)`));
-    } else {
-      const parts = Array.from({ length: k }, (_, i) => ({ x: batch.x.slice(i * size, size), y: batch.y.slice(i * size, size) }));
-      try {
-        Object.assign(m.values, measureBatch(engine, parts[0].x, parts[0].y, ['multiBatch'], { ...opts, otherBatches: parts.slice(1) }).values);
-      } finally {
-        tf.dispose(parts.flatMap((p) => [p.x, p.y]));
-      }
-    }
-    m.durations.multiBatch = performance.now() - t0;
     return m;
+  }
+
+  /** h̄_t, Δ_t and L_t in `model.trainableWeights` order, for the `update` group. */
+  private stepContext(event: StepEvent, names: string[]): StepContext | undefined {
+    const kept = this.stats.kept;
+    const model = this.model!;
+    if (!kept || event.loss === null) return undefined;
+    const index = new Map(names.map((n, i) => [n, i]));
+    const order = model.trainableWeights.map((w) => index.get((w.read() as tf.Variable).name));
+    if (order.some((i) => i === undefined)) return undefined;
+    const training = model.layers.some((l) => TRAINING_DEPENDENT.test(l.getClassName()));
+    const compiled = typeof model.loss === 'string' ? model.loss : undefined;
+    const sameLoss = this.options.loss === undefined || compiled === undefined || this.options.loss === compiled;
+    const regularised = (model.losses as unknown[]).length > 0 || model.layers.some((l) => hasRegularizer(l));
+    return {
+      grads: order.map((i) => kept.grads[i!]),
+      update: order.map((i) => kept.update[i!]),
+      loss: event.loss,
+      reusable: !training && sameLoss && !regularised,
+    };
   }
 
   /** The engine context, built once the model is compiled (its loss known). */
   private engineFor(): EngineContext | null {
     if (this.engine || !this.model) return this.engine;
-    let loss: PerExampleLoss;
     const name = this.options.loss ?? (typeof this.model.loss === 'string' ? this.model.loss : undefined);
     if (!name) {
       this.engineReason = 'the per-example loss is unknown: pass {loss: NAME} to conditioned()';
       return null;
     }
     try {
-      loss = perExampleLoss(name);
+      const loss = perExampleLoss(name);
+      const mask = createMask(this.model.trainableWeights.map((w) => w.read().size), this.options.mask ?? 1, this.options.seed ?? 0);
+      this.engine = { model: this.model, loss, mask, eta: this.options.eta ?? 1e-3 };
     } catch (err) {
       this.engineReason = (err as Error).message;
-      return null;
     }
-    const mask: Mask | null = createMask(this.model.trainableWeights.map((w) => w.read().size), this.options.mask ?? 1, this.options.seed ?? 0);
-    this.engine = { model: this.model, loss, mask, eta: this.options.eta ?? 1e-3 };
     return this.engine;
+  }
+
+  private elapsed(): number {
+    return this.startMs === null ? 0 : performance.now() - this.startMs;
   }
 
   override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
@@ -319,8 +316,7 @@ export class ConditionedOptimizer extends tf.Optimizer {
   override dispose(): void {
     this.complete();
     this.capture?.uninstall();
-    if (this.prev) tf.dispose([...this.prev.grads, ...this.prev.update]);
-    this.prev = null;
+    this.stats.dispose();
     this.inner.dispose();
     super.dispose();
   }
@@ -340,23 +336,15 @@ export class ConditionedOptimizer extends tf.Optimizer {
 }
 tf.serialization.registerClass(ConditionedOptimizer);
 
-/** The values of one group's metrics. */
-function pickGroup(values: MetricValues, group: SampleGroup): MetricValues {
-  return Object.fromEntries(metricsOfGroup(group).map((m) => [m.name, values[m.name]!]));
-}
-
-function nulls(group: SampleGroup, reason: string): MetricValues {
-  return Object.fromEntries(metricsOfGroup(group).map((m) => [m.name, { value: null, reason }]));
+function hasRegularizer(layer: tf.layers.Layer): boolean {
+  const c = layer.getConfig();
+  return ['kernelRegularizer', 'biasRegularizer', 'activityRegularizer', 'depthwiseRegularizer', 'pointwiseRegularizer'].some((k) => c[k] != null);
 }
 
 function cadenceOf(options: ConditionedOptions): Cadence {
-  if (options.budget !== undefined || options.every === undefined) {
-    const fraction = options.budget ?? 0.05;
-    if (!(fraction > 0 && fraction < 1)) throw new UsageError(`budget must be a fraction in (0, 1), got ${fraction}`);
-    return { kind: 'budget', fraction };
-  }
-  const every = typeof options.every === 'number' ? Object.fromEntries(SAMPLED_GROUPS.map((g) => [g, options.every])) : options.every;
-  return { kind: 'every', every: every as Partial<Record<SampleGroup, number>> };
+  if (options.every === undefined) return { kind: 'budget', fraction: options.budget ?? 0.05 };
+  const every = typeof options.every === 'number' ? Object.fromEntries(groupsOf('full').map((g) => [g, options.every])) : options.every;
+  return { kind: 'every', every: every as Partial<Record<SampledGroup, number>> };
 }
 
 /** Wraps `optimizer` (sgd, momentum, adam, rmsprop…) as a conditioned `tf.Optimizer`. */

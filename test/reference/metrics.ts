@@ -465,3 +465,57 @@ export function noiseScale(perExample: ArrayLike<number>[]): number | null {
   if (!(G2 > 0) || !Number.isFinite(G2)) return null;
   return finiteOrNull(tr / G2);
 }
+
+/** `tr(Σ) = Σ_i ‖h_i − h̄‖²/(b − 1)` (the noise scale's numerator); null when b < 2. */
+export function traceSigma(perExample: ArrayLike<number>[]): number | null {
+  const b = perExample.length;
+  if (b < 2) return null;
+  const hbar = meanVec(perExample);
+  let tr = 0;
+  for (const h of perExample) { const r = sub(h, hbar); tr += dot(r, r); }
+  return finiteOrNull(tr / (b - 1));
+}
+
+/** `‖G‖² ≈ ‖h̄‖² − tr(Σ)/b` (the noise scale's denominator, possibly ≤ 0); null when b < 2. */
+export function gradSqEstimate(perExample: ArrayLike<number>[]): number | null {
+  const tr = traceSigma(perExample);
+  if (tr === null) return null;
+  const hbar = meanVec(perExample);
+  return finiteOrNull(dot(hbar, hbar) - tr / perExample.length);
+}
+
+/** The `descent` directions: `−s h_k/‖h_k‖` for the first n examples, one-sided; zero h_k skipped. */
+export function descentDirections(hs: ArrayLike<number>[], n: number, s: number): Vec[] {
+  return hs.slice(0, Math.min(n, hs.length)).flatMap((h) => {
+    const nh = norm(h);
+    return nh > 0 && Number.isFinite(nh) ? [scale(h, -s / nh)] : [];
+  });
+}
+
+export interface UpdateMetrics {
+  kappaWUpdate: number | null;
+  cosSimWUpdate: number | null;
+  descentRatio: number | null;
+  localSmoothness: number | null;
+}
+
+/**
+ * Step-consistency along an update θ → θ⁺ on one batch, recomputed on float64 copies:
+ * h̄ = h̄(θ), h̄⁺ = h̄(θ⁺), Δ = θ⁺ − θ, L and L⁺ the batch losses (vectors masked if a mask is on).
+ */
+export function updateMetrics(before: RefModel, after: RefModel, xs: ArrayLike<number>[], ys: Target[], mask?: readonly boolean[]): UpdateMetrics {
+  const theta = flattenParams(before);
+  const delta = applyMask(sub(flattenParams(after), theta), mask);
+  const h = applyMask(batchGrad(before, xs, ys), mask);
+  const hp = applyMask(batchGrad(after, xs, ys), mask);
+  const diff = norm(sub(hp, h));
+  const nh = norm(h);
+  const nd = norm(delta);
+  const pred = dot(h, delta);
+  return {
+    kappaWUpdate: nh > 0 && nd > 0 ? finiteOrNull((diff * norm(applyMask(theta, mask))) / (nd * nh)) : null,
+    cosSimWUpdate: nh > 0 && norm(hp) > 0 ? finiteOrNull(dot(hp, h) / (norm(hp) * nh)) : null,
+    descentRatio: pred < 0 ? finiteOrNull((batchLoss(before, xs, ys) - batchLoss(after, xs, ys)) / -pred) : null,
+    localSmoothness: nd > 0 ? finiteOrNull(diff / nd) : null,
+  };
+}
