@@ -3,7 +3,7 @@
  * protocol of METRICS.md, so that any correct implementation prints the same numbers.
  */
 import { readFileSync, existsSync } from 'node:fs';
-import { z } from 'zod';
+import { DataJsonSchema } from './data/jsonData.js';
 import { tf } from './backend/tf.js';
 import { createMask } from './engine/mask.js';
 import { measureBatch } from './engine/measure.js';
@@ -11,11 +11,6 @@ import { LOSS_NAMES, perExampleLoss } from './engine/losses.js';
 import { UsageError } from './errors.js';
 import { METRIC_NAMES, SAMPLE_GROUPS } from './metrics/registry.js';
 
-const nested = z.array(z.unknown());
-const DataFile = z.object({
-  loss: z.string().optional(),
-  batches: z.array(z.object({ x: nested.min(1), y: nested.min(1) })).min(1),
-});
 
 export interface ProbeBatch {
   x: tf.Tensor;
@@ -58,7 +53,7 @@ export function readProbeData(path: string): ProbeData {
   } catch (err) {
     throw new UsageError(`${path}: malformed JSON (${(err as Error).message})`);
   }
-  const parsed = DataFile.safeParse(raw);
+  const parsed = DataJsonSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new UsageError(`${path}: ${issue.path.join('.') || 'top level'}: ${issue.message} (expected {"loss"?, "batches": [{"x": [...], "y": [...]}, ...]})`);

@@ -60,7 +60,8 @@ export function firstProblem(error: z.ZodError, what: string, known?: readonly s
     const keys = (issue as { keys: string[] }).keys;
     return `unknown option${keys.length > 1 ? 's' : ''} ${keys.map((k) => `'${k}'`).join(', ')} for ${what}${known ? `: known options are ${known.join(', ')}` : ''}`;
   }
-  if (issue.code === 'custom') return issue.message;
+  // The schemas above write whole messages that begin with the option's name.
+  if (issue.code === 'custom' || (issue.path.length > 0 && issue.message.startsWith(optionLabel(String(issue.path[0]))))) return issue.message;
   const at = issue.path.length ? `${optionLabel(String(issue.path[0]))}${issue.path.slice(1).map((p) => `.${String(p)}`).join('')}: ` : '';
   return `${what}: ${at}${issue.message}`;
 }

@@ -44,3 +44,16 @@ export function take(ds: Dataset, n: number, offset = 0): Dataset {
     size,
   };
 }
+
+/** The examples at `indices`, in that order (a copy). */
+export function subset(ds: Dataset, indices: ArrayLike<number>, name = ds.name): Dataset {
+  const d = exampleSize(ds);
+  const x = new Float32Array(indices.length * d);
+  const labels = new Int32Array(indices.length);
+  for (let r = 0; r < indices.length; r++) {
+    const i = indices[r];
+    x.set(ds.x.subarray(i * d, (i + 1) * d), r * d);
+    labels[r] = ds.labels[i];
+  }
+  return { ...ds, name, x, labels, size: indices.length };
+}

@@ -28,3 +28,17 @@ export function permutation(n: number, rand: () => number): Int32Array {
   }
   return p;
 }
+
+/**
+ * The seed of epoch e's data order. The trainer and `dynamicBatches` both shuffle epoch e with
+ * `epochPermutation(size, seed, e)`, so a run's data order is the same in either loop and is
+ * resumable from (seed, epoch, position) alone.
+ */
+export function epochSeed(seed: number, epoch: number): number {
+  return (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0;
+}
+
+/** Epoch e's order of 0..size−1. */
+export function epochPermutation(size: number, seed: number, epoch: number): Int32Array {
+  return permutation(size, mulberry32(epochSeed(seed, epoch)));
+}

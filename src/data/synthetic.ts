@@ -1,6 +1,6 @@
 /**
- * The embedded default data set: Gaussian class clusters in image shape, so that every command
- * runs on a fresh machine with no download. Learnable but not trivial (clusters overlap).
+ * Synthetic data: Gaussian class clusters in image shape, generated from a seed — for tests and
+ * benchmarks that need any size or shape instantly. Learnable but not trivial (clusters overlap).
  */
 import type { Dataset } from './dataset.js';
 import { mulberry32, normalSampler } from './random.js';
