@@ -9,7 +9,8 @@ import { createMask } from './engine/mask.js';
 import { measureBatch } from './engine/measure.js';
 import { LOSS_NAMES, perExampleLoss } from './engine/losses.js';
 import { UsageError } from './errors.js';
-import { METRIC_NAMES, SAMPLE_GROUPS } from './metrics/registry.js';
+import { METRICS, type MetricName } from './metrics/registry.js';
+import { WEIGHT_SAMPLINGS, type WeightSampling } from './engine/context.js';
 
 
 export interface ProbeBatch {
@@ -101,12 +102,23 @@ function checkTargets(model: tf.LayersModel, lossName: string, batches: ProbeBat
 
 export interface ProbeOptions {
   loss?: string;
+  /** η; with `descent` directions, the step scale s. */
   eta: number;
-  /** kappaX directions: the first min(b, n) examples. */
+  /** kappaX, per-example and descent directions: the first min(b, n) examples. */
   n: number;
   mask: number;
   seed: number;
+  /** Weight-perturbation directions (default 'gradient', the protocol's). */
+  directions?: WeightSampling;
 }
+
+/**
+ * The metrics of the probe's protocol: everything but the numbers that need optimizer steps
+ * (kappaWStep, the update group) and the noise scale's two parts.
+ */
+export const PROBE_METRICS: readonly MetricName[] = [
+  'kappaW', 'cosSimW', 'diversityW', 'coherenceW', 'kappaX', 'stableRankX', 'rankX', 'stableRankW', 'rankW', 'confusion', 'diversity', 'coherence', 'noiseScale',
+];
 
 export interface ProbeResult {
   metrics: Record<string, number | null>;
@@ -126,15 +138,17 @@ export function probe(model: tf.LayersModel, data: ProbeData, opts: ProbeOptions
   checkTargets(model, lossName, data.batches);
   const mask = createMask(model.trainableWeights.map((w) => w.read().size), opts.mask, opts.seed);
   const [first, ...others] = data.batches;
-  const m = measureBatch({ model, loss, mask, eta: opts.eta }, first.x, first.y, SAMPLE_GROUPS, {
-    weightSampling: { sampling: 'gradient', n: 1, seed: opts.seed },
+  const sampling = opts.directions ?? 'gradient';
+  if (!WEIGHT_SAMPLINGS.includes(sampling)) throw new UsageError(`--directions must be one of ${WEIGHT_SAMPLINGS.join(', ')}, got ${sampling}`);
+  const groups = [...new Set(PROBE_METRICS.map((n) => METRICS[n].group))];
+  const m = measureBatch({ model, loss, mask, eta: opts.eta }, first.x, first.y, groups, {
+    weightSampling: { sampling, n: opts.n, seed: opts.seed, stepScale: opts.eta },
     inputDirections: opts.n,
     otherBatches: others,
   });
   const metrics: Record<string, number | null> = {};
   const reasons: Record<string, string> = {};
-  for (const name of METRIC_NAMES) {
-    if (name === 'kappaWStep') continue; // needs two optimizer steps: not a probe metric
+  for (const name of PROBE_METRICS) {
     const v = m.values[name];
     metrics[name] = v?.value ?? null;
     if (v && v.value === null) reasons[name] = v.reason;

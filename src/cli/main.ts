@@ -1,10 +1,11 @@
 /**
  * The `gradcond` command line. `main(argv)` is testable with an argv array; the process exit
- * code is set only here, at the edge: a `UsageError` prints one line and exits 2.
+ * code is set only here, at the edge (exit.ts maps every error to one line and a code).
  */
 import yargs from 'yargs';
 import { tf } from '../backend/tf.js';
 import { UsageError } from '../errors.js';
+import { debugWanted, exitReport } from './exit.js';
 import { benchCommand } from './commands/bench.js';
 import { probeCommand } from './commands/probe.js';
 import { trainCommand } from './commands/train.js';
@@ -27,12 +28,11 @@ export async function main(argv: string[]): Promise<void> {
       .version()
       .parseAsync();
   } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`gradcond: ${err.message}\n`);
-      process.exitCode = 2;
-      return;
-    }
-    throw err;
+    const report = exitReport(err);
+    const hint = report.stack && !debugWanted(argv) ? ' (GRADCOND_DEBUG=1 shows the stack)' : '';
+    process.stderr.write(`gradcond: ${report.line}${hint}\n`);
+    if (report.stack && !hint) process.stderr.write(`${report.stack}\n`);
+    process.exitCode = report.code;
   }
 }
 

@@ -1,45 +1,77 @@
-/** `gradcond probe`: the metrics of a saved model on the batches of a data.json. */
+/**
+ * `gradcond probe`: the metrics of a saved model on given batches — a data.json, or batches
+ * drawn from a data set — by the deterministic protocol documented in docs/metrics.md.
+ */
+import { existsSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { tf } from '../../backend/tf.js';
 import { useBackend } from '../../backend/backend.js';
+import { tf } from '../../backend/tf.js';
+import { batchTensors } from '../../data/dataset.js';
+import { mulberry32, permutation } from '../../data/random.js';
+import { loadData } from '../../data/registry.js';
+import { WEIGHT_SAMPLINGS } from '../../engine/context.js';
 import { LOSS_NAMES } from '../../engine/losses.js';
+import { UsageError } from '../../errors.js';
 import { loadModel } from '../../models/io.js';
-import { probe, readProbeData } from '../../probe.js';
+import { type ProbeData, probe, readProbeData } from '../../probe.js';
+import { type DataArgs, dataOptions, dataSpecOf } from '../dataOptions.js';
 import { backendOption } from '../options.js';
 
-interface ProbeArgs {
+interface ProbeArgs extends DataArgs {
   model: string;
-  data: string;
   loss?: string;
   eta: number;
   n: number;
+  directions: string;
   mask: number;
   seed: number;
+  'batch-size': number;
+  batches: number;
   json: boolean;
   backend: string;
 }
 
+/** `batches` batches of `b` examples from the data set's training split, in a seeded order. */
+function drawBatches(args: ProbeArgs): ProbeData {
+  const { train } = loadData({ ...dataSpecOf({ ...args, data: args.data }), valExamples: 0, testExamples: 0 } as never);
+  const need = args['batch-size'] * args.batches;
+  if (need > train.size) throw new UsageError(`--batches ${args.batches} × --batch-size ${args['batch-size']} needs ${need} examples; the training split has ${train.size}`);
+  const order = permutation(train.size, mulberry32(args.seed));
+  const batches = Array.from({ length: args.batches }, (_, k) => batchTensors(train, order.subarray(k * args['batch-size'], (k + 1) * args['batch-size'])));
+  return { loss: 'categoricalCrossentropy', batches };
+}
+
 export const probeCommand: CommandModule<object, ProbeArgs> = {
   command: 'probe',
-  describe: 'Every gradient-conditioning metric of a saved model on given batches (deterministic protocol of METRICS.md)',
+  describe: 'Every gradient-conditioning metric of a saved model on given batches (a deterministic protocol: docs/metrics.md)',
   builder: (y) =>
     y
       .option('model', { type: 'string', demandOption: true, describe: 'path to a tfjs Layers model.json (weights beside it)' })
-      .option('data', { type: 'string', demandOption: true, describe: 'data.json: {"loss": NAME, "batches": [{"x": [...], "y": [...]}, ...]} (≥ 2 batches)' })
-      .option('loss', { type: 'string', choices: LOSS_NAMES, describe: 'loss, overriding data.json' })
-      .option('eta', { type: 'number', default: 1e-3, describe: 'perturbation scale η' })
-      .option('n', { type: 'number', default: 4, describe: 'kappaX: input-gradient directions of the first min(b, n) examples' })
+      .options(dataOptions)
+      .option('data', {
+        type: 'string', default: 'embedded',
+        describe: 'a data.json ({"loss": NAME, "batches": [{"x": [...], "y": [...]}, ...]}, ≥ 2 batches), or a data set to draw batches from: embedded, fashion-mnist, synthetic, csv, json',
+      })
+      .option('batch-size', { type: 'number', default: 32, describe: 'with a data set: examples per batch' })
+      .option('batches', { type: 'number', default: 3, describe: 'with a data set: batches drawn (≥ 2: confusion and diversity compare batches)' })
+      .option('loss', { type: 'string', choices: LOSS_NAMES, describe: 'loss, overriding data.json (default with a data set: categoricalCrossentropy)' })
+      .option('eta', { type: 'number', default: 1e-3, describe: 'perturbation scale η (the step scale s of --directions descent)' })
+      .option('n', { type: 'number', default: 4, describe: 'kappaX, per-example and descent directions: the first min(b, n) examples' })
+      .option('directions', { choices: WEIGHT_SAMPLINGS, default: 'gradient', describe: 'weight-perturbation directions of kappaW, cosSimW, diversityW, coherenceW' })
       .option('mask', { type: 'number', default: 1, describe: 'fraction p of coordinates kept per variable (1 = no mask)' })
-      .option('seed', { type: 'number', default: 0, describe: 'seed of the mask' })
+      .option('seed', { type: 'number', default: 0, describe: 'seed of the mask, of random directions and of the batches drawn from a data set' })
       .option('json', { type: 'boolean', default: false, describe: 'print {"metrics": {...}, "reasons": {...}}' })
       .options(backendOption)
-      .example('$0 probe --model out/model.json --data batches.json --json', '') as never,
+      .example('$0 probe --model out/model.json --data batches.json --json', 'metrics on the batches of a data.json')
+      .example('$0 probe --model runs/x/checkpoint/model/model.json --data embedded --batch-size 64', 'metrics on 3 batches of the embedded Fashion-MNIST') as never,
   handler: async (args) => {
     await useBackend(args.backend);
+    const fromFile = args.data.endsWith('.json') || existsSync(args.data);
     const model = await loadModel(args.model);
-    const data = readProbeData(args.data);
+    let data: ProbeData | null = null;
     try {
-      const result = probe(model, data, { loss: args.loss, eta: args.eta, n: args.n, mask: args.mask, seed: args.seed });
+      data = fromFile ? readProbeData(args.data) : drawBatches(args);
+      const result = probe(model, data, { loss: args.loss, eta: args.eta, n: args.n, mask: args.mask, seed: args.seed, directions: args.directions as never });
       if (args.json) {
         process.stdout.write(`${JSON.stringify({ metrics: result.metrics, reasons: result.reasons })}\n`);
       } else {
@@ -52,7 +84,7 @@ export const probeCommand: CommandModule<object, ProbeArgs> = {
         if (p) process.stdout.write(`\nper-example gradients: ${p.path === 'batched' ? 'one batched pass' : `exact per-example loop (${p.reason})`}\n`);
       }
     } finally {
-      for (const b of data.batches) tf.dispose([b.x, b.y]);
+      for (const b of data?.batches ?? []) tf.dispose([b.x, b.y]);
       model.dispose();
     }
   },
