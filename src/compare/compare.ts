@@ -1,0 +1,100 @@
+/**
+ * `compare(spec, dir)`: runs a comparison into one directory —
+ *
+ *     <dir>/compare.json        the spec, the runs, the table (numbers and display rows)
+ *     <dir>/runs/<id>/          one run directory per (policy, seed), in the trainer's format
+ *
+ * Runs go to worker processes (pool.ts). An interrupted comparison resumes: finished runs are
+ * kept, a run with a checkpoint continues from it, the rest start over.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UsageError } from '../errors.js';
+import { SUMMARY_FILE } from '../trace/format.js';
+import { writeJsonAtomic } from '../trace/writer.js';
+import { CHECKPOINT_DIR } from '../trainer/checkpoint.js';
+import { type CompareSpec, baselineOf, planRuns, type PlannedRun } from './compareSpec.js';
+import { FAILURE_FILE, outcomeOf } from './outcome.js';
+import { type Finished, type Progress, type RunTask, runPool } from './pool.js';
+import { type ComparisonTable, buildTable, tableRows } from './table.js';
+
+export const COMPARE_FILE = 'compare.json';
+
+export interface CompareOptions {
+  jobs: number;
+  resume?: boolean;
+  overwrite?: boolean;
+  onProgress?: (p: Progress) => void;
+  onFinished?: (f: Finished, done: number, total: number) => void;
+  /** Runs the tasks (default: local worker processes); the queue path replaces it. */
+  runner?: (tasks: RunTask[], onProgress: (p: Progress) => void, onFinished: (f: Finished) => void) => Promise<Finished[]>;
+}
+
+export interface ComparisonFile {
+  format: 1;
+  spec: CompareSpec;
+  runs: { id: string; policy: string; seed: number; dir: string; status: string; error: string | null }[];
+  table: ComparisonTable | null;
+  display: { columns: string[]; rows: string[][] } | null;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+/** Whether a run directory holds a finished run: done, diverged, or failed in itself. */
+function finished(dir: string): boolean {
+  if (fs.existsSync(path.join(dir, FAILURE_FILE))) return true;
+  try {
+    const { status } = JSON.parse(fs.readFileSync(path.join(dir, SUMMARY_FILE), 'utf8')) as { status?: string };
+    return status === 'done' || status === 'diverged'; // 'stopped' (a signal) and 'incomplete' continue
+  } catch {
+    return false;
+  }
+}
+
+function openDir(dir: string, spec: CompareSpec, opts: CompareOptions): ComparisonFile | null {
+  const file = path.join(dir, COMPARE_FILE);
+  if (!fs.existsSync(file)) {
+    if (opts.resume) throw new UsageError(`nothing to resume: ${dir} holds no comparison`);
+    return null;
+  }
+  if (opts.overwrite) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    return null;
+  }
+  if (!opts.resume) throw new UsageError(`${dir} already holds a comparison: continue it with --resume, or replace it with --overwrite`);
+  const old = JSON.parse(fs.readFileSync(file, 'utf8')) as ComparisonFile;
+  if (JSON.stringify(old.spec) !== JSON.stringify(spec)) throw new UsageError(`${dir} holds a different comparison: resume it with the same options, or choose another --out`);
+  return old;
+}
+
+export async function compare(spec: CompareSpec, dir: string, opts: CompareOptions): Promise<ComparisonFile> {
+  const previous = openDir(dir, spec, opts);
+  fs.mkdirSync(path.join(dir, 'runs'), { recursive: true });
+  const planned = planRuns(spec);
+  const runDir = (p: PlannedRun) => path.join(dir, 'runs', p.spec.id);
+  const file: ComparisonFile = {
+    format: 1, spec,
+    runs: planned.map((p) => ({ id: p.spec.id, policy: p.policy, seed: p.seed, dir: path.relative(dir, runDir(p)), status: 'pending', error: null })),
+    table: null, display: null, startedAt: previous?.startedAt ?? new Date().toISOString(), finishedAt: null,
+  };
+  writeJsonAtomic(path.join(dir, COMPARE_FILE), file);
+  const tasks: RunTask[] = planned
+    .filter((p) => !finished(runDir(p)))
+    .map((p) => ({ spec: p.spec, dir: runDir(p), resume: fs.existsSync(path.join(runDir(p), CHECKPOINT_DIR)) }));
+  const errors = new Map<string, string>();
+  let done = planned.length - tasks.length;
+  const onFinished = (f: Finished) => {
+    if (f.error) errors.set(f.id, f.error);
+    opts.onFinished?.(f, ++done, planned.length);
+  };
+  const onProgress = opts.onProgress ?? (() => {});
+  if (opts.runner) await opts.runner(tasks, onProgress, onFinished);
+  else await runPool(tasks, { jobs: opts.jobs, onProgress, onFinished });
+  const entries = planned.map((p) => ({ policy: p.policy, seed: p.seed, outcome: outcomeOf(p.spec.id, runDir(p)) }));
+  file.runs.forEach((r, i) => Object.assign(r, { status: entries[i]!.outcome.status, error: errors.get(r.id) ?? entries[i]!.outcome.reason }));
+  file.table = buildTable(entries, { baseline: baselineOf(spec), targetFraction: spec.targetFraction });
+  file.display = tableRows(file.table);
+  file.finishedAt = new Date().toISOString();
+  writeJsonAtomic(path.join(dir, COMPARE_FILE), file);
+  return file;
+}
