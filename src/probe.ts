@@ -1,6 +1,6 @@
 /**
  * `gradcond probe`: every metric of a saved model on given batches, by the deterministic
- * protocol of METRICS.md, so that any correct implementation prints the same numbers.
+ * protocol of docs/metrics.md, so that any correct implementation prints the same numbers.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { DataJsonSchema } from './data/jsonData.js';

@@ -1,5 +1,5 @@
 /**
- * Invariants every correct implementation of METRICS.md keeps, independent of any one
+ * Invariants every correct implementation of the metrics (docs/metrics.md) keeps, independent of any one
  * reference number: identical examples / batches, the η → 0 (Hessian-vector-product) limit of
  * kappaW, masks with p = 1, the per-example and random weight samplings, BatchNormalization in
  * training mode, and no tensor leak across many measurements.

@@ -14,7 +14,7 @@ export interface EngineContext {
 }
 
 /**
- * Weight-perturbation directions (METRICS.md): `gradient` ±η h̄/‖h̄‖∞, `per-example` ±η h_k/‖h_k‖,
+ * Weight-perturbation directions (docs/metrics.md): `gradient` ±η h̄/‖h̄‖∞, `per-example` ±η h_k/‖h_k‖,
  * `random` Gaussian scaled to ‖ω‖∞ = η, `descent` −s h_k/‖h_k‖ one-sided at step scale s.
  */
 export type WeightSampling = 'gradient' | 'per-example' | 'random' | 'descent';

@@ -1,5 +1,5 @@
 /**
- * Batch-dissonance metrics (conditioning with respect to the inputs, METRICS.md): pure
+ * Batch-dissonance metrics (conditioning with respect to the inputs, docs/metrics.md): pure
  * functions of small Gram matrices and norms handed over by the gradient engine.
  */
 import { expectedStableRank } from './expectedStableRank.js';

@@ -3,7 +3,7 @@
  * (the normaliser of `rankX` and `rankW`, thesis eq. 3.20). Monte Carlo over `samples` draws
  * (default 256, at least 200), seeded from the shape alone, so that a shape gets the same
  * number in every process whatever else was computed before. The closed form `d·b/(√d+√b)²` is
- * not used: it is 4–27% off at small shapes.
+ * not used: it is 2–56% off at small shapes (docs/metrics.md has a table).
  *
  * **The bidiagonal model** (Dumitriu & Edelman, "Matrix models for beta ensembles", J. Math.
  * Phys. 43, 2002, the case β = 1). `R` is invariant under transposition, so let `n = max(d, b)`

@@ -1,6 +1,6 @@
 /**
  * The simple noise scale of McCandlish et al. (2018), "An Empirical Model of Large-Batch
- * Training", from the Gram matrix of one batch's per-example gradients (METRICS.md).
+ * Training", from the Gram matrix of one batch's per-example gradients (docs/metrics.md).
  */
 import { sumAll, trace } from './gram.js';
 import type { PerExampleSamples } from './batchDissonance.js';

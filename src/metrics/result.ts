@@ -1,6 +1,6 @@
 /**
  * What every metric returns: a finite number, or `null` with the reason it is undefined
- * (METRICS.md, "Conventions"). A metric never returns NaN or ±Infinity and never clamps a
+ * (docs/metrics.md). A metric never returns NaN or ±Infinity and never clamps a
  * number silently.
  */
 export type MetricValue = Defined | Undefined;
@@ -30,10 +30,15 @@ export function isDefined(m: MetricValue): m is Defined {
 }
 
 /**
- * `num / den`, or `null` with `reason` when the denominator is zero or not finite (or when the
- * quotient is not finite, e.g. a NaN numerator).
+ * `num / den`, or `null` with `reason` when the denominator is zero; a denominator that is not
+ * finite (a NaN or infinite gradient upstream) is 'non-finite gradient', whatever `reason` says,
+ * and so is a quotient that is not finite.
  */
 export function ratio(num: number, den: number, reason: string): MetricValue {
-  if (!Number.isFinite(den) || den === 0) return undef(reason);
-  return ok(num / den, Number.isFinite(num) ? reason : 'numerator is not finite');
+  if (!Number.isFinite(den)) return undef(NON_FINITE);
+  if (den === 0) return undef(reason);
+  return ok(num / den, NON_FINITE);
 }
+
+/** The reason for a metric of non-finite inputs. */
+export const NON_FINITE = 'non-finite gradient';

@@ -1,5 +1,5 @@
 /**
- * Step-consistency metrics (conditioning with respect to the weights, METRICS.md): pure
+ * Step-consistency metrics (conditioning with respect to the weights, docs/metrics.md): pure
  * functions of a small Gram matrix of batch gradients at the current and perturbed weights.
  */
 import { distanceSq, entry, type Gram } from './gram.js';

@@ -18,7 +18,7 @@ export interface UpdateSamples {
   readonly thetaNorm: number;
   /** `‖Δ‖ = ‖θ_{t+1} − θ_t‖`. */
   readonly updateNorm: number;
-  /** `⟨h̄, Δ⟩`: minus the first-order predicted decrease of the loss. */
+  /** `⟨h̄, Δ⟩`: minus the first-order predicted decrease of the loss (never masked: the loss is not). */
   readonly gradDotUpdate: number;
   /** `L(θ_t, χ_t)` and `L(θ_{t+1}, χ_t)`. */
   readonly lossBefore: number;

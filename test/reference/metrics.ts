@@ -1,12 +1,12 @@
 /**
- * Straightforward float64 reference implementations of every metric in METRICS.md.
+ * Straightforward float64 reference implementations of every metric in docs/metrics.md.
  *
  * Everything is computed from explicit vectors (per-example gradients h_i, input gradients
  * g_i, batch gradients h̄), with no Gram-matrix shortcuts, so that the tfjs implementation can
  * be checked against an independent computation. Perturbed quantities are recomputed from a
  * perturbed COPY of the model (weights in float64) on the same batch.
  *
- * A metric whose denominator is zero or not finite returns `null` (as METRICS.md says).
+ * A metric whose denominator is zero or not finite returns `null` (as docs/metrics.md says).
  */
 import { exampleGrads, flattenParams, paramInfo, withParams, type RefModel, type Target } from './model.js';
 
@@ -501,7 +501,8 @@ export interface UpdateMetrics {
 
 /**
  * Step-consistency along an update θ → θ⁺ on one batch, recomputed on float64 copies:
- * h̄ = h̄(θ), h̄⁺ = h̄(θ⁺), Δ = θ⁺ − θ, L and L⁺ the batch losses (vectors masked if a mask is on).
+ * h̄ = h̄(θ), h̄⁺ = h̄(θ⁺), Δ = θ⁺ − θ, L and L⁺ the batch losses (vectors masked if a mask is on,
+ * except in descentRatio's ⟨h̄, Δ⟩).
  */
 export function updateMetrics(before: RefModel, after: RefModel, xs: ArrayLike<number>[], ys: Target[], mask?: readonly boolean[]): UpdateMetrics {
   const theta = flattenParams(before);
@@ -511,7 +512,8 @@ export function updateMetrics(before: RefModel, after: RefModel, xs: ArrayLike<n
   const diff = norm(sub(hp, h));
   const nh = norm(h);
   const nd = norm(delta);
-  const pred = dot(h, delta);
+  // ⟨h̄, Δ⟩ predicts the change of the (unmasked) loss: never masked.
+  const pred = dot(batchGrad(before, xs, ys), sub(flattenParams(after), theta));
   return {
     kappaWUpdate: nh > 0 && nd > 0 ? finiteOrNull((diff * norm(applyMask(theta, mask))) / (nd * nh)) : null,
     cosSimWUpdate: nh > 0 && norm(hp) > 0 ? finiteOrNull(dot(hp, h) / (norm(hp) * nh)) : null,

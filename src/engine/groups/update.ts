@@ -2,14 +2,16 @@
  * The `update` group (step-consistency along the update, on the step's own batch): h̄⁺ and L⁺ at
  * θ_{t+1} from one extra forward + backward pass; h̄ and L at θ_t from the step itself when they
  * are what the engine would compute (inference mode, same loss), else recomputed at θ_t =
- * θ_{t+1} − Δ (a second pass). Vectors are reduced on the host in float64.
+ * θ_{t+1} − Δ (a second pass). Vectors are reduced on the host in float64. Under a mask every
+ * vector is masked except in descentRatio's ⟨h̄, Δ⟩, the prediction of a loss change that no
+ * mask can restrict.
  */
 import { tf } from '../../backend/tf.js';
 import { UnsupportedError } from '../../errors.js';
 import { gramFromVectors } from '../../metrics/gram.js';
 import type { UpdateSamples } from '../../metrics/stepConsistencyUpdate.js';
 import { batchGradient } from '../batchGradient.js';
-import { distance, norm } from '../hostMath.js';
+import { distance, norm, readback } from '../hostMath.js';
 import { flatConcat, flatParams, withPerturbedWeights } from '../params.js';
 import type { SharedWork } from './shared.js';
 
@@ -32,13 +34,15 @@ export function sampleUpdate(w: SharedWork): UpdateSamples {
   const thetaNext = flatParams(model);
   const thetaNow = tf.tidy(() => thetaNext.sub(delta) as tf.Tensor1D);
   const [h, hPlus, d, theta] = [before.grad, after.grad, delta, thetaNow].map((v) => w.host(v));
+  // The loss change is never masked, so neither is its first-order prediction ⟨h̄, Δ⟩.
+  const gradDotUpdate = w.ctx.mask ? dot(readback(() => before.grad), readback(() => delta)) : dot(h, d);
   tf.dispose([before.grad, delta, minusDelta, thetaNext, thetaNow]);
   return {
     gram: gramFromVectors([h, hPlus]),
     gradDiffNorm: distance(hPlus, h),
     thetaNorm: norm(theta),
     updateNorm: norm(d),
-    gradDotUpdate: dot(h, d),
+    gradDotUpdate,
     lossBefore: before.loss,
     lossAfter: after.loss,
   };

@@ -1,5 +1,5 @@
 /**
- * The `weightPerturbation` group (step-consistency, METRICS.md): h̄₀ = h̄(θ, χ) and
+ * The `weightPerturbation` group (step-consistency, docs/metrics.md): h̄₀ = h̄(θ, χ) and
  * h̄_k = h̄(θ + ω_k, χ) on the same batch, reduced on the host in float64 (differences of nearly
  * equal gradients cancel in float32).
  */
