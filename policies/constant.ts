@@ -1,15 +1,14 @@
 /** `constant`: changes nothing. The baseline every comparison runs against. */
-import { hyperObject, type Policy } from '../src/policy.js';
+import { z } from 'zod';
+import { definePolicy } from '../src/policy.js';
 
-export type ConstantHyper = Record<string, never>;
-
-export const constant: Policy<null, ConstantHyper> = {
+export const constant = definePolicy({
   name: 'constant',
+  description: 'Changes nothing: the learning rate and batch size stay as they start.',
+  source: 'baseline (no adaptation)',
   knobs: [],
+  reads: [],
+  options: z.strictObject({}),
   init: () => null,
   update: (_event, state) => [null, state],
-  validate: (hyper) => {
-    hyperObject('constant', hyper, []);
-    return {};
-  },
-};
+});
