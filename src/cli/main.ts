@@ -7,6 +7,8 @@ import { tf } from '../backend/tf.js';
 import { UsageError } from '../errors.js';
 import { debugWanted, exitReport } from './exit.js';
 import { benchCommand } from './commands/bench.js';
+import { compareCommand } from './commands/compare.js';
+import { policiesCommand } from './commands/policies.js';
 import { probeCommand } from './commands/probe.js';
 import { trainCommand } from './commands/train.js';
 
@@ -17,7 +19,9 @@ export async function main(argv: string[]): Promise<void> {
       .scriptName('gradcond')
       .usage('$0 <command> [options]\n\nTraining that steers itself by gradient conditioning (TensorFlow.js).')
       .command(trainCommand)
+      .command(compareCommand)
       .command(probeCommand)
+      .command(policiesCommand)
       .command(benchCommand)
       .demandCommand(1, 'name a command: see --help')
       .strict()

@@ -9,7 +9,7 @@ import { type Observable, Subject, type Subscription, tap } from 'rxjs';
 import { resolvePolicy } from '../../policies/index.js';
 import { UsageError } from '../errors.js';
 import { SAMPLED_GROUPS, type SampledGroup } from '../metrics/registry.js';
-import { type AnyPolicy, type Knobs, type PolicyInput, policySteps } from '../policy.js';
+import { type AnyPolicy, type Knobs, type PolicyInput, applyUpdate, initialUpdate, policySteps } from '../policy.js';
 import type { PolicyDecision } from '../stream/types.js';
 import type { PolicyChoice } from './options.js';
 
@@ -26,6 +26,8 @@ export class PolicyRunner {
   private source: Observable<PolicyInput> | null = null;
   private apply: ((lr: number) => void) | null = null;
   private sub: Subscription | null = null;
+  /** The knobs the subscription starts from (before the opening update, which policySteps applies). */
+  private start: Knobs;
 
   constructor(choice: PolicyChoice, start: Knobs) {
     const { name, options } = typeof choice === 'string' ? { name: choice, options: undefined } : choice;
@@ -37,8 +39,13 @@ export class PolicyRunner {
     if (unknown.length) throw new UsageError(`policy '${this.name}' reads unknown metric groups: ${unknown.join(', ')}`);
     this.reads = reads as SampledGroup[];
     this.writesBatchSize = this.policy.knobs.includes('batchSize');
-    this.knobs = start;
+    this.knobs = this.start = start;
     this.state = this.policy.init(this.hyper, start);
+  }
+
+  /** The knobs a fresh start opens with (e.g. a warm-up's first rate): the policy's opening update. */
+  private opening(start: Knobs): Knobs {
+    return applyUpdate(start, initialUpdate(this.policy, this.hyper, start));
   }
 
   get decisions$(): Observable<PolicyDecision> {
@@ -49,15 +56,23 @@ export class PolicyRunner {
   run(source: Observable<PolicyInput>, apply: (lr: number) => void): Subscription {
     this.source = source;
     this.apply = apply;
+    this.open(this.start, undefined);
     this.subscribe(undefined);
     return { unsubscribe: () => this.sub?.unsubscribe() } as Subscription;
   }
 
   /** Starts over from `start` knobs (and a checkpointed state), before the first step. */
   restart(start: Knobs, state?: unknown): void {
-    this.knobs = start;
     this.state = state ?? this.policy.init(this.hyper, start);
+    this.open(start, state);
     if (this.source) this.subscribe(state);
+  }
+
+  /** Sets the knobs to start from: a fresh start takes the policy's opening update; a restored one its knobs as given. */
+  private open(start: Knobs, state: unknown): void {
+    this.start = start;
+    this.knobs = state === undefined ? this.opening(start) : start;
+    this.apply?.(this.knobs.learningRate);
   }
 
   complete(): void {
@@ -70,7 +85,7 @@ export class PolicyRunner {
     let last: PolicyInput | null = null;
     this.sub = this.source!.pipe(
       tap((e) => void (last = e)),
-      policySteps(this.policy, this.hyper, this.knobs, initial),
+      policySteps(this.policy, this.hyper, this.start, initial),
     ).subscribe((s) => {
       this.state = s.state;
       if (!s.update) return;
