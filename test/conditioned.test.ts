@@ -78,7 +78,7 @@ describe('conditioned optimizer', () => {
     const weights = () => model.trainableWeights.map((w) => Float64Array.from(w.read().dataSync()));
     const gradient = () => {
       const { grads } = tf.variableGrads(f, model.trainableWeights.map((w) => w.read() as tf.Variable));
-      const out = model.trainableWeights.map((w) => Float64Array.from(grads[w.read().name].dataSync()));
+      const out = model.trainableWeights.map((w) => Float64Array.from(grads[(w.read() as tf.Variable).name].dataSync()));
       tf.dispose(Object.values(grads));
       return out;
     };

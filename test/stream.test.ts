@@ -4,13 +4,21 @@ import { TestScheduler } from 'rxjs/testing';
 import { of, Subject } from 'rxjs';
 import { changes, ema, every, metric, rollingMean, slidingWindow, window } from '../src/stream/operators.js';
 import {
+  epochEventProblem,
+  isEpochEvent,
   isLifecycleEvent,
   isMetricSample,
+  isPolicyDecision,
   isStepEvent,
+  lifecycleEventProblem,
   metricSampleProblem,
+  policyDecisionProblem,
+  StepEventSchema,
   stepEventProblem,
+  type EpochEvent,
   type MetricSample,
   type Point,
+  type PolicyDecision,
   type StepEvent,
 } from '../src/stream/types.js';
 
@@ -188,4 +196,39 @@ test('type guards', () => {
   assert.match(metricSampleProblem({ ...sample(0, {}), values: { a: '1' } })!, /values\['a'\]/);
   assert.ok(isLifecycleEvent({ kind: 'stop', wallTime: 3, message: 'diverged' }));
   assert.ok(!isLifecycleEvent({ kind: 'pause', wallTime: 3 }));
+});
+
+test('validators: the first problem as one line, from the zod schemas', () => {
+  assert.equal(stepEventProblem(5), 'must be an object');
+  assert.equal(stepEventProblem({ ...stepEvent(0), loss: 'x' }), "field 'loss' must be a number or null");
+  const { stepMs: _s, ...noStepMs } = stepEvent(0);
+  assert.equal(stepEventProblem(noStepMs), "field 'stepMs' is missing");
+  assert.equal(stepEventProblem({ ...stepEvent(0), step: 1.5 }), "field 'step' must be an integer");
+  assert.equal(stepEventProblem({ ...stepEvent(0), step: -1 }), "field 'step' must be >= 0");
+  assert.equal(stepEventProblem({ ...stepEvent(0), wallTime: Number.NaN }), "field 'wallTime' must be a finite number");
+  // Measured quantities may be non-finite on the way in: writers store them as null.
+  assert.equal(stepEventProblem({ ...stepEvent(0), loss: Number.NaN, gradNorm: Number.POSITIVE_INFINITY }), null);
+  assert.equal(metricSampleProblem({ ...sample(0, {}), reasons: { a: 3 } }), "reasons['a'] must be a string");
+  assert.equal(lifecycleEventProblem({ kind: 'pause', wallTime: 3 }), "field 'kind' must be one of start, epoch, end, stop, health");
+  assert.ok(isLifecycleEvent({ kind: 'health', wallTime: 3, step: 4, finding: 'loss-spike', message: 'spike' }));
+});
+
+test('step events without the newer fields (older traces) are valid and read as null', () => {
+  const { gradDotPrevGrad: _g, gradDotPrevUpdate: _u, ...old } = stepEvent(3);
+  assert.ok(isStepEvent(old));
+  assert.deepEqual(StepEventSchema.parse(old), { ...old, gradDotPrevGrad: null, gradDotPrevUpdate: null });
+  assert.deepEqual(StepEventSchema.parse({ ...stepEvent(3), extra: 'kept' }), { ...stepEvent(3), extra: 'kept' });
+});
+
+test('epoch events need their structured fields; policy decisions their knobs and reason', () => {
+  const e: EpochEvent = { kind: 'epoch', wallTime: 5, step: 6, epoch: 1, loss: 0.5, accuracy: 0.75, valLoss: null, valAccuracy: null };
+  assert.ok(isEpochEvent(e));
+  const { accuracy: _a, ...partial } = e;
+  assert.equal(epochEventProblem(partial), "field 'accuracy' is missing");
+  assert.equal(epochEventProblem({ ...e, kind: 'end' }), "field 'kind' must be 'epoch'");
+  assert.ok(isLifecycleEvent(partial), 'as a plain lifecycle event (older traces) it is fine');
+  const d: PolicyDecision = { step: 4, epoch: 1, wallTime: 9, policy: 'step', before: { learningRate: 0.1, batchSize: 8 }, after: { learningRate: 0.05, batchSize: 8 }, reason: 'epoch 1 done' };
+  assert.ok(isPolicyDecision(d));
+  assert.equal(policyDecisionProblem({ ...d, after: { learningRate: 0.05 } }), "after['batchSize'] is missing");
+  assert.equal(policyDecisionProblem({ ...d, reason: undefined }), "field 'reason' is missing");
 });

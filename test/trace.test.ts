@@ -7,9 +7,19 @@ import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { createRun, writeJsonAtomic } from '../src/trace/writer.js';
-import { parseTrace, readManifest, readTrace } from '../src/trace/reader.js';
+import { parseTrace, readManifest, readTrace, traceView } from '../src/trace/reader.js';
 import { MANIFEST_FILE, TRACE_FILE, TraceError, type RunManifest } from '../src/trace/format.js';
-import type { MetricSample, StepEvent } from '../src/stream/types.js';
+import {
+  LifecycleEventSchema,
+  MetricSampleSchema,
+  PolicyDecisionSchema,
+  StepEventSchema,
+  type MetricSample,
+  type PolicyDecision,
+  type StepEvent,
+} from '../src/stream/types.js';
+import { SAMPLE_GROUPS } from '../src/metrics/registry.js';
+import type { TraceRecord } from '../src/trace/format.js';
 import { createLogger, LOG_FILE, logger, parseLogLevel, setLogger } from '../src/log.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -245,4 +255,95 @@ test('log: level validation, console lines, JSON lines in run.log', async () => 
   assert.equal(logger(), quiet);
   setLogger(prev);
   quiet.close();
+});
+
+const decision = (step: number): PolicyDecision => ({
+  step, epoch: 1, wallTime: step * 3 + 1, policy: 'step', before: { learningRate: 0.1, batchSize: 16 }, after: { learningRate: 0.05, batchSize: 16 }, reason: 'epoch done',
+});
+
+test('update records: written, checked, read back', () => {
+  const dir = tmpDir();
+  const w = createRun(dir, manifest());
+  w.step(stepEvent(0));
+  w.update(decision(0));
+  w.write({ type: 'update', ...decision(1) });
+  assert.throws(() => w.update({ ...decision(2), before: { learningRate: 0.1 } } as never), /refusing to write a bad update record: before\['batchSize'\] is missing/);
+  w.close();
+  const t = readTrace(dir);
+  assert.deepEqual(t.updates, [decision(0), decision(1)]);
+  assert.deepEqual(t.records.map((r) => r.type), ['step', 'update', 'update']);
+  assert.match(fs.readFileSync(path.join(dir, TRACE_FILE), 'utf8').split('\n')[1]!, /^\{"type":"update","step":0,/);
+});
+
+test('a trace of the first format (no dot products, no updates, epochs from 0) still reads', () => {
+  const dir = tmpDir();
+  writeJsonAtomic(path.join(dir, MANIFEST_FILE), manifest());
+  const { gradDotPrevGrad: _g, gradDotPrevUpdate: _u, ...old } = stepEvent(0);
+  const lines = [
+    { type: 'event', kind: 'start', wallTime: 0, step: 0, epoch: 0, message: 'policy constant' },
+    { type: 'step', ...old },
+    { type: 'event', kind: 'epoch', wallTime: 5, step: 1, epoch: 0, message: 'epoch 1: loss 0.5' },
+    { type: 'event', kind: 'end', wallTime: 6, step: 1, epoch: 1 },
+  ];
+  fs.writeFileSync(path.join(dir, TRACE_FILE), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  const t = readTrace(dir);
+  assert.deepEqual(t.steps, [{ ...old, gradDotPrevGrad: null, gradDotPrevUpdate: null }]);
+  assert.deepEqual(t.events.map((e) => e.kind), ['start', 'epoch', 'end']);
+  assert.deepEqual(t.updates, []);
+});
+
+test('the resume view: a start at step N drops what the replay redoes, keeps what the checkpoint held', () => {
+  const ev = (kind: 'start' | 'epoch' | 'health' | 'stop', step: number): TraceRecord => ({ type: 'event', kind, wallTime: step, step });
+  const records: TraceRecord[] = [
+    ev('start', 0),
+    ...[0, 1, 2, 3].map((n): TraceRecord => ({ type: 'step', ...stepEvent(n) })),
+    ev('epoch', 2), { type: 'update', ...decision(1) }, // the epoch ending at the checkpoint, and the decision after step 1
+    { type: 'metric', ...sample(2) }, { type: 'update', ...decision(2) }, ev('health', 2), ev('epoch', 4), // redone by the replay
+    ev('start', 2),
+    ...[2, 3].map((n): TraceRecord => ({ type: 'step', ...stepEvent(n, { loss: 0.25 }) })),
+    ev('stop', 4),
+  ];
+  const v = traceView(records);
+  assert.deepEqual(v.steps.map((s) => [s.step, s.loss]), [[0, 0.5], [1, 0.5], [2, 0.25], [3, 0.25]]);
+  assert.deepEqual(v.metrics, []);
+  assert.deepEqual(v.updates, [decision(1)]);
+  assert.deepEqual(v.events.map((e) => [e.kind, e.step]), [['start', 0], ['epoch', 2], ['start', 2], ['stop', 4]]);
+});
+
+test('docs/trace.md names every record field and metric group, and its example runs', async () => {
+  const doc = fs.readFileSync(path.join(ROOT, 'docs/trace.md'), 'utf8');
+  for (const schema of [StepEventSchema, MetricSampleSchema, LifecycleEventSchema, PolicyDecisionSchema]) {
+    for (const field of Object.keys(schema.shape)) assert.ok(doc.includes(`\`${field}\``), `docs/trace.md lacks the field ${field}`);
+  }
+  for (const g of SAMPLE_GROUPS) assert.ok(doc.includes(`\`${g}\``), `docs/trace.md lacks the group ${g}`);
+
+  const code = /<!-- example: reading a trace -->\n```ts\n([\s\S]*?)```/.exec(doc)?.[1];
+  assert.ok(code, 'the example block');
+  assert.ok(code.trim().split('\n').length <= 10, 'ten lines at most');
+  const dir = tmpDir();
+  const w = createRun(dir, manifest());
+  w.event({ kind: 'start', step: 0, wallTime: 0 });
+  w.step(stepEvent(0, { loss: 0.75 }));
+  w.metric(sample(0));
+  w.step(stepEvent(1, { loss: 0.625 }));
+  w.event({ kind: 'epoch', step: 2, epoch: 1, wallTime: 7, loss: 0.7, accuracy: 0.5, valLoss: 0.8125, valAccuracy: 0.5 });
+  w.update(decision(1));
+  w.event({ kind: 'end', step: 2, wallTime: 8 });
+  w.close();
+  const script = path.join(dir, 'example.ts');
+  fs.writeFileSync(script, code.replace("from 'gradcond'", `from ${JSON.stringify(path.join(ROOT, 'src/index.ts'))}`));
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (c) => (c === 0 ? resolve(stdout) : reject(new Error(`example exited ${c}: ${stderr}`))));
+  });
+  assert.deepEqual(out.trimEnd().split('\n'), [
+    '2 steps, last loss 0.6250',
+    'epoch 1: val_loss 0.8125',
+    'after step 1: lr 0.1 -> 0.05',
+    'kappaW sampled 1 times; complete',
+  ]);
 });

@@ -12,6 +12,7 @@
  * - an undefined or non-finite quantity is `null`, never `NaN` (for metric values, with a
  *   reason in `reasons`).
  */
+import { z } from 'zod';
 
 /** One optimizer step: the cheap quantities measured on every step. */
 export interface StepEvent {
@@ -68,6 +69,10 @@ export interface MetricSample {
   durationMs: number;
 }
 
+/** What a `health` event found (see the trainer's health rules). */
+export const HEALTH_FINDINGS = ['dead-gradient', 'loss-spike', 'stalled-loss', 'diverged'] as const;
+export type HealthFindingName = (typeof HEALTH_FINDINGS)[number];
+
 /** Lifecycle moments of a run. */
 export const LIFECYCLE_KINDS = ['start', 'epoch', 'end', 'stop', 'health'] as const;
 export type LifecycleKind = (typeof LIFECYCLE_KINDS)[number];
@@ -93,7 +98,7 @@ export interface LifecycleEvent {
   /** `epoch` events: loss and accuracy on the validation set, when there is one. */
   valLoss?: number | null;
   valAccuracy?: number | null;
-  /** `health` events: which finding ('dead-gradient', 'loss-spike', 'stalled-loss', 'diverged'). */
+  /** `health` events: which finding (one of HEALTH_FINDINGS; readers accept any name). */
   finding?: string;
 }
 
@@ -128,61 +133,136 @@ export interface Point {
   value: number;
 }
 
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
+
+// ---------------------------------------------------------------------------------------------
+// Validation. The schemas check what a writer is about to store and what a reader loads; the
+// `…Problem` functions return the first problem as one short line ("field 'loss' must be a
+// number or null"), or null when the value is valid.
+
+/** zod options giving a field's problem as "is missing" or "must be <what>". */
+function must(what: string) {
+  return { error: (issue: { input: unknown }) => (issue.input === undefined ? 'is missing' : `must be ${what}`) };
 }
 
-function isNumber(x: unknown): x is number {
-  return typeof x === 'number';
-}
-
-function isNullableNumber(x: unknown): x is number | null {
-  return x === null || typeof x === 'number';
-}
-
-const STEP_REQUIRED = ['step', 'epoch', 'wallTime', 'batchSize', 'learningRate', 'stepMs'] as const;
-const STEP_NULLABLE = ['loss', 'gradNorm', 'paramNorm', 'updateNorm', 'kappaWStep'] as const;
-const SAMPLE_REQUIRED = ['step', 'epoch', 'wallTime', 'batchSize', 'learningRate', 'durationMs'] as const;
-
+const finite = z.number(must('a finite number'));
+const count = z.int(must('an integer')).min(0, 'must be >= 0');
+const text = z.string(must('a string'));
 /**
- * Why `x` is not a StepEvent (the first problem found), or null when it is one. Non-finite
- * numbers are accepted for the nullable fields (the trace writer turns them into null).
+ * A measured quantity: a number or null. Non-finite numbers pass, because writers store them as
+ * null (JSON has no NaN); what comes back from a file is always a finite number or null.
  */
+const measured = z.custom<number | null>((v) => v === null || typeof v === 'number', must('a number or null'));
+const knobs = z.looseObject({ learningRate: finite, batchSize: count }, must('an object'));
+
+export const StepEventSchema = z.looseObject(
+  {
+    step: count,
+    epoch: count,
+    wallTime: finite,
+    batchSize: count,
+    learningRate: finite,
+    loss: measured,
+    gradNorm: measured,
+    paramNorm: measured,
+    updateNorm: measured,
+    kappaWStep: measured,
+    // Traces written before these two fields existed lack them: they read as null.
+    gradDotPrevGrad: measured.optional().default(null),
+    gradDotPrevUpdate: measured.optional().default(null),
+    stepMs: finite,
+  },
+  must('an object'),
+);
+
+export const MetricSampleSchema = z.looseObject(
+  {
+    step: count,
+    epoch: count,
+    wallTime: finite,
+    batchSize: count,
+    learningRate: finite,
+    group: text,
+    values: z.record(z.string(), measured, must('an object')),
+    reasons: z.record(z.string(), text, must('an object')),
+    durationMs: finite,
+  },
+  must('an object'),
+);
+
+const lifecycleShape = {
+  kind: z.enum(LIFECYCLE_KINDS, must(`one of ${LIFECYCLE_KINDS.join(', ')}`)),
+  wallTime: finite,
+  step: count.optional(),
+  epoch: count.optional(),
+  message: text.optional(),
+  loss: measured.optional(),
+  accuracy: measured.optional(),
+  valLoss: measured.optional(),
+  valAccuracy: measured.optional(),
+  finding: text.optional(),
+};
+
+/** Any lifecycle event; lenient about the optional fields, so that older traces read. */
+export const LifecycleEventSchema = z.looseObject(lifecycleShape, must('an object'));
+
+/** An end of epoch as the trainer writes it: every structured field present. */
+export const EpochEventSchema = z.looseObject(
+  {
+    ...lifecycleShape,
+    kind: z.literal('epoch', must("'epoch'")),
+    step: count,
+    epoch: count,
+    loss: measured,
+    accuracy: measured,
+    valLoss: measured,
+    valAccuracy: measured,
+  },
+  must('an object'),
+);
+
+export const PolicyDecisionSchema = z.looseObject(
+  { step: count, epoch: count, wallTime: finite, policy: text, before: knobs, after: knobs, reason: text },
+  must('an object'),
+);
+
+/** Where an issue is: "field 'loss'", "values['kappaW']"; empty for the value itself. */
+function where(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '';
+  const [head, ...rest] = path.map(String);
+  return rest.length === 0 ? `field '${head}' ` : `${head}${rest.map((k) => `['${k}']`).join('')} `;
+}
+
+/** The first problem zod finds with `x`, as one line, or null. */
+export function schemaProblem(schema: z.ZodType, x: unknown): string | null {
+  const result = schema.safeParse(x);
+  if (result.success) return null;
+  const issue = result.error.issues[0]!;
+  return `${where(issue.path)}${issue.message}`;
+}
+
+/** Why `x` is not a StepEvent (the first problem found), or null when it is one. */
 export function stepEventProblem(x: unknown): string | null {
-  if (!isRecord(x)) return 'not an object';
-  for (const k of STEP_REQUIRED) if (!isNumber(x[k])) return `field '${k}' must be a number`;
-  for (const k of STEP_NULLABLE) if (!isNullableNumber(x[k])) return `field '${k}' must be a number or null`;
-  return null;
+  return schemaProblem(StepEventSchema, x);
 }
 
 /** Why `x` is not a MetricSample (the first problem found), or null when it is one. */
 export function metricSampleProblem(x: unknown): string | null {
-  if (!isRecord(x)) return 'not an object';
-  for (const k of SAMPLE_REQUIRED) if (!isNumber(x[k])) return `field '${k}' must be a number`;
-  if (typeof x.group !== 'string') return "field 'group' must be a string";
-  if (!isRecord(x.values)) return "field 'values' must be an object";
-  for (const [k, v] of Object.entries(x.values)) {
-    if (!isNullableNumber(v)) return `values['${k}'] must be a number or null`;
-  }
-  if (!isRecord(x.reasons)) return "field 'reasons' must be an object";
-  for (const [k, v] of Object.entries(x.reasons)) {
-    if (typeof v !== 'string') return `reasons['${k}'] must be a string`;
-  }
-  return null;
+  return schemaProblem(MetricSampleSchema, x);
 }
 
 /** Why `x` is not a LifecycleEvent (the first problem found), or null when it is one. */
 export function lifecycleEventProblem(x: unknown): string | null {
-  if (!isRecord(x)) return 'not an object';
-  if (!(LIFECYCLE_KINDS as readonly unknown[]).includes(x.kind)) {
-    return `field 'kind' must be one of ${LIFECYCLE_KINDS.join(', ')}`;
-  }
-  if (!isNumber(x.wallTime)) return "field 'wallTime' must be a number";
-  for (const k of ['step', 'epoch'] as const) {
-    if (x[k] !== undefined && !isNumber(x[k])) return `field '${k}' must be a number`;
-  }
-  if (x.message !== undefined && typeof x.message !== 'string') return "field 'message' must be a string";
-  return null;
+  return schemaProblem(LifecycleEventSchema, x);
+}
+
+/** Why `x` is not a complete EpochEvent (the first problem found), or null when it is one. */
+export function epochEventProblem(x: unknown): string | null {
+  return schemaProblem(EpochEventSchema, x);
+}
+
+/** Why `x` is not a PolicyDecision (the first problem found), or null when it is one. */
+export function policyDecisionProblem(x: unknown): string | null {
+  return schemaProblem(PolicyDecisionSchema, x);
 }
 
 export function isStepEvent(x: unknown): x is StepEvent {
@@ -195,4 +275,12 @@ export function isMetricSample(x: unknown): x is MetricSample {
 
 export function isLifecycleEvent(x: unknown): x is LifecycleEvent {
   return lifecycleEventProblem(x) === null;
+}
+
+export function isEpochEvent(x: unknown): x is EpochEvent {
+  return epochEventProblem(x) === null;
+}
+
+export function isPolicyDecision(x: unknown): x is PolicyDecision {
+  return policyDecisionProblem(x) === null;
 }

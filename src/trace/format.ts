@@ -6,15 +6,25 @@
  *                           {"type":"step",   ...StepEvent}
  *                           {"type":"metric", ...MetricSample}
  *                           {"type":"event",  ...LifecycleEvent}
+ *                           {"type":"update", ...PolicyDecision}
  *     <run>/run.log         (optional) JSON-lines log, see src/log.ts
+ *     <run>/summary.json    (trainer runs) RunSummary, written when the run ends
+ *     <run>/checkpoint/     (trainer runs) the latest checkpoint
  *
  * Every line is written with one synchronous write of the whole line and its newline, so a
  * process killed at any moment leaves a trace that is valid up to its last complete line.
  */
-import type { LifecycleEvent, MetricSample, StepEvent } from '../stream/types.js';
+import type { LifecycleEvent, MetricSample, PolicyDecision, StepEvent } from '../stream/types.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const TRACE_FILE = 'trace.jsonl';
+export const SUMMARY_FILE = 'summary.json';
+/**
+ * The trace format this code writes. 2: epochs are 1-based and policy decisions are `update`
+ * records. A manifest without `traceFormat` is format 1 (epochs counted from 0 in steps, metric
+ * samples and events; no `update` records); it reads the same way.
+ */
+export const TRACE_FORMAT = 2;
 
 /** Any JSON value. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -41,13 +51,17 @@ export interface RunManifest {
   model: string | LayerSummary[];
   /** Start of the run, ISO 8601. */
   startTime: string;
+  /** The trace format (TRACE_FORMAT); absent in format 1. */
+  traceFormat?: number;
 }
 
 export type StepRecord = { type: 'step' } & StepEvent;
 export type MetricRecord = { type: 'metric' } & MetricSample;
 export type EventRecord = { type: 'event' } & LifecycleEvent;
+export type UpdateRecord = { type: 'update' } & PolicyDecision;
 /** One line of trace.jsonl. */
-export type TraceRecord = StepRecord | MetricRecord | EventRecord;
+export type TraceRecord = StepRecord | MetricRecord | EventRecord | UpdateRecord;
+export const RECORD_TYPES = ['step', 'metric', 'event', 'update'] as const;
 
 /** A trace or run directory that cannot be written or read, with where. */
 export class TraceError extends Error {

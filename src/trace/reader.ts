@@ -2,32 +2,42 @@
  * Reads a run directory written by TraceWriter (see format.ts). A trace whose last line is
  * incomplete (the process was killed mid-write) reads fine up to it, with `truncated` set; any
  * other bad line is a TraceError naming the file and line.
+ *
+ * Records are checked with the zod schemas of src/stream/types.ts. Older traces read too: step
+ * events without `gradDotPrevGrad` / `gradDotPrevUpdate` get them as null.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { z } from 'zod';
 import {
-  lifecycleEventProblem,
-  metricSampleProblem,
-  stepEventProblem,
+  LifecycleEventSchema,
+  MetricSampleSchema,
+  PolicyDecisionSchema,
+  schemaProblem,
+  StepEventSchema,
   type LifecycleEvent,
   type MetricSample,
+  type PolicyDecision,
   type StepEvent,
 } from '../stream/types.js';
-import { MANIFEST_FILE, TRACE_FILE, TraceError, type RunManifest, type TraceRecord } from './format.js';
+import { MANIFEST_FILE, RECORD_TYPES, TRACE_FILE, TraceError, type RunManifest, type TraceRecord } from './format.js';
 
-export interface Trace {
+/** A run's records as one history: what a resumed run replayed replaces what it had written. */
+export interface TraceView {
+  /** Step events in order, without the `type` tag. */
+  steps: StepEvent[];
+  /** Metric samples in order, without the `type` tag. */
+  metrics: MetricSample[];
+  /** Lifecycle events in order, without the `type` tag (every start, stop and end is kept). */
+  events: LifecycleEvent[];
+  /** Policy decisions in order, without the `type` tag. */
+  updates: PolicyDecision[];
+}
+
+export interface Trace extends TraceView {
   dir: string;
   manifest: RunManifest;
-  /**
-   * Step events in file order, without the `type` tag. After a resume (a `start` event at step
-   * N > 0), the replayed steps replace those ≥ N written before the kill; so do metric samples.
-   */
-  steps: StepEvent[];
-  /** Metric samples in file order, without the `type` tag. */
-  metrics: MetricSample[];
-  /** Lifecycle events in file order, without the `type` tag. */
-  events: LifecycleEvent[];
-  /** Every record in file order, tagged, to replay the interleaving. */
+  /** Every record in file order, tagged, to replay the interleaving (nothing removed). */
   records: TraceRecord[];
   /** True when the last line was incomplete and was ignored (the writer was killed). */
   truncated: boolean;
@@ -63,19 +73,32 @@ function snippet(line: string): string {
   return line.length > 80 ? `${line.slice(0, 77)}...` : line;
 }
 
-/** Why `x` is not a trace record, or null when it is one. */
-function recordProblem(x: unknown): string | null {
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) return 'not a JSON object';
+const SCHEMAS: Record<TraceRecord['type'], z.ZodType> = {
+  step: StepEventSchema,
+  metric: MetricSampleSchema,
+  event: LifecycleEventSchema,
+  update: PolicyDecisionSchema,
+};
+
+/** `x` as a trace record (older fields filled in), or why it is not one. */
+export function parseRecord(x: unknown): { record: TraceRecord } | { problem: string } {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return { problem: 'not a JSON object' };
   const type = (x as { type?: unknown }).type;
-  switch (type) {
-    case 'step':
-      return stepEventProblem(x);
-    case 'metric':
-      return metricSampleProblem(x);
-    case 'event':
-      return lifecycleEventProblem(x);
-    default:
-      return `unknown record type ${JSON.stringify(type)} (expected step, metric or event)`;
+  if (!(RECORD_TYPES as readonly unknown[]).includes(type)) {
+    return { problem: `unknown record type ${JSON.stringify(type)} (expected ${RECORD_TYPES.join(', ')})` };
+  }
+  const schema = SCHEMAS[type as TraceRecord['type']];
+  const result = schema.safeParse(x);
+  return result.success ? { record: result.data as TraceRecord } : { problem: schemaProblem(schema, x)! };
+}
+
+/** One line as a record, or undefined when it is not valid JSON or not a record. */
+function tryRecord(line: string): TraceRecord | undefined {
+  try {
+    const parsed = parseRecord(JSON.parse(line));
+    return 'record' in parsed ? parsed.record : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -96,21 +119,16 @@ export function parseTrace(text: string, file: string): { records: TraceRecord[]
     } catch (err) {
       throw new TraceError(`corrupt line, not valid JSON (${(err as Error).message}): ${snippet(line)}`, file, i + 1);
     }
-    const problem = recordProblem(value);
-    if (problem !== null) throw new TraceError(`bad record: ${problem}: ${snippet(line)}`, file, i + 1);
-    records.push(value as TraceRecord);
+    const parsed = parseRecord(value);
+    if ('problem' in parsed) throw new TraceError(`bad record: ${parsed.problem}: ${snippet(line)}`, file, i + 1);
+    records.push(parsed.record);
   });
   let truncated = false;
   if (tail.trim() !== '') {
     // The writer ends every record with a newline, so an unterminated line was cut short,
     // unless another tool wrote the file without a final newline: keep it if it is whole.
-    let value: unknown;
-    try {
-      value = JSON.parse(tail);
-    } catch {
-      value = undefined;
-    }
-    if (value !== undefined && recordProblem(value) === null) records.push(value as TraceRecord);
+    const record = tryRecord(tail);
+    if (record !== undefined) records.push(record);
     else truncated = true;
   }
   return { records, truncated };
@@ -119,6 +137,40 @@ export function parseTrace(text: string, file: string): { records: TraceRecord[]
 function untag<T extends { type: string }>(r: T): Omit<T, 'type'> {
   const { type: _type, ...rest } = r;
   return rest;
+}
+
+/**
+ * Drops what a resume at step `from` replays: steps, metric samples, policy decisions and health
+ * findings of steps ≥ `from`, and epoch ends after it. (Steps done = `from` at the checkpoint, so
+ * an epoch that ended exactly there, and the decisions of step `from` − 1, were in it.)
+ */
+function cutAt(view: TraceView, from: number): void {
+  view.steps = view.steps.filter((x) => x.step < from);
+  view.metrics = view.metrics.filter((x) => x.step < from);
+  view.updates = view.updates.filter((x) => x.step < from);
+  view.events = view.events.filter(
+    (e) => e.step === undefined || (e.kind === 'epoch' ? e.step <= from : e.kind === 'health' ? e.step < from : true),
+  );
+}
+
+/**
+ * The records of a trace as one history. A `start` event at step N (a resume from a checkpoint
+ * of N steps) is followed by a replay of what the killed process did after N: the replay
+ * replaces it. Pure: a report or a remote worker gets the same view from the same records.
+ */
+export function traceView(records: readonly TraceRecord[]): TraceView {
+  const view: TraceView = { steps: [], metrics: [], events: [], updates: [] };
+  for (const r of records) {
+    if (r.type === 'step') view.steps.push(untag(r));
+    else if (r.type === 'metric') view.metrics.push(untag(r));
+    else if (r.type === 'update') view.updates.push(untag(r));
+    else {
+      const e = untag(r);
+      if (e.kind === 'start' && e.step !== undefined) cutAt(view, e.step);
+      view.events.push(e);
+    }
+  }
+  return view;
 }
 
 /**
@@ -135,20 +187,5 @@ export function readTrace(dir: string): Trace {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new TraceError(String(err), file);
   }
   const { records, truncated } = parseTrace(text, file);
-  const trace: Trace = { dir, manifest, steps: [], metrics: [], events: [], records, truncated };
-  for (const r of records) {
-    if (r.type === 'step') trace.steps.push(untag(r));
-    else if (r.type === 'metric') trace.metrics.push(untag(r));
-    else {
-      const e = untag(r);
-      trace.events.push(e);
-      // A resumed run replays the steps since its checkpoint: the replay replaces them.
-      if (e.kind === 'start' && e.step !== undefined && e.step > 0) {
-        const from = e.step;
-        trace.steps = trace.steps.filter((x) => x.step < from);
-        trace.metrics = trace.metrics.filter((x) => x.step < from);
-      }
-    }
-  }
-  return trace;
+  return { dir, manifest, ...traceView(records), records, truncated };
 }

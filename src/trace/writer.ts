@@ -13,9 +13,11 @@ import * as path from 'node:path';
 import {
   lifecycleEventProblem,
   metricSampleProblem,
+  policyDecisionProblem,
   stepEventProblem,
   type LifecycleEvent,
   type MetricSample,
+  type PolicyDecision,
   type StepEvent,
 } from '../stream/types.js';
 import { MANIFEST_FILE, TRACE_FILE, TraceError, type RunManifest, type TraceRecord } from './format.js';
@@ -53,6 +55,12 @@ export function writeJsonAtomic(file: string, value: unknown): void {
     fs.closeSync(fd);
   }
   fs.renameSync(tmp, file);
+}
+
+/** A record without its `type` tag (the tag is the writer's to add, first on the line). */
+function untag<T extends { type: string }>(r: T): Omit<T, 'type'> {
+  const { type: _type, ...rest } = r;
+  return rest;
 }
 
 /** A lifecycle event to write; `wallTime` defaults to the time since the manifest's startTime. */
@@ -107,22 +115,30 @@ export class TraceWriter {
     this.append({ type: 'metric', ...s, values, reasons });
   };
 
-  /** Appends a lifecycle event (start, epoch, end, stop). */
+  /** Appends a lifecycle event (start, epoch, end, stop, health). */
   readonly event = (e: LifecycleInput): void => {
     const full: LifecycleEvent = { ...e, wallTime: e.wallTime ?? Date.now() - this.startMs };
     this.check(lifecycleEventProblem(full), 'event');
     this.append({ type: 'event', ...full });
   };
 
+  /** Appends a policy decision (a knob changed). */
+  readonly update = (d: PolicyDecision): void => {
+    this.check(policyDecisionProblem(d), 'update');
+    this.append({ type: 'update', ...d });
+  };
+
   /** Appends any record, after checking its shape. */
   readonly write = (r: TraceRecord): void => {
     switch (r.type) {
       case 'step':
-        return this.step(r);
+        return this.step(untag(r));
       case 'metric':
-        return this.metric(r);
+        return this.metric(untag(r));
       case 'event':
-        return this.event(r);
+        return this.event(untag(r));
+      case 'update':
+        return this.update(untag(r));
       default:
         throw new TraceError(`unknown record type '${(r as { type: unknown }).type}'`, this.tracePath);
     }

@@ -9,14 +9,23 @@
  * Written atomically: everything goes to `checkpoint.tmp-<pid>/`, then the old checkpoint is
  * renamed aside, the new one renamed in, and the old one removed. A process killed at any
  * moment leaves either `checkpoint/` or (between the two renames) `checkpoint.old/`, both
- * complete; `readCheckpoint` takes whichever is there.
+ * complete; `readCheckpoint` takes whichever is there. A checkpoint is never written with a
+ * non-finite weight (model or optimizer): the write is refused before anything touches the disk,
+ * so the last finite checkpoint stays.
+ *
+ * `epoch` in the state is the 0-based index of the epoch in progress (the first epoch, shown as
+ * epoch 1 everywhere else, is 0), as it has been since the first format: old checkpoints resume.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { z } from 'zod';
 import { tf } from '../backend/tf.js';
+import { UsageError } from '../errors.js';
 import { loadModel, saveModel } from '../models/io.js';
 import type { Knobs } from '../policy.js';
+import { schemaProblem } from '../stream/types.js';
 import type { JsonValue } from '../trace/format.js';
+import type { HealthState } from './health.js';
 
 export const CHECKPOINT_DIR = 'checkpoint';
 const STATE_FILE = 'state.json';
@@ -44,6 +53,10 @@ export interface LoopState {
   /** Running training-loss sum (batch-size weighted) and examples of the current epoch. */
   lossSum: number;
   examples: number;
+  /** Correctly classified examples of the current epoch (absent in older checkpoints). */
+  correct?: number;
+  /** The health rules' memory (absent in older checkpoints: they start afresh). */
+  health?: HealthState;
 }
 
 export interface CheckpointState extends LoopState {
@@ -63,6 +76,52 @@ export interface Checkpoint {
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
 
+const count = z.int({ error: 'must be an integer' }).min(0, 'must be >= 0');
+const finite = z.number({ error: 'must be a finite number' });
+const CheckpointStateSchema = z.looseObject({
+  format: z.literal(1),
+  step: count,
+  epoch: count,
+  position: count,
+  knobs: z.looseObject({ learningRate: finite.positive('must be > 0'), batchSize: count.positive('must be > 0') }),
+  policyState: z.json(),
+  lossSum: finite,
+  examples: count,
+  correct: count.optional(),
+  health: z.looseObject({ startLoss: finite.nullable(), losses: z.array(finite) }).optional(),
+  rng: z.looseObject({ kind: z.literal('mulberry32-per-epoch'), seed: z.int() }),
+  dataSize: count,
+  policy: z.string(),
+  optimizer: z.looseObject({
+    className: z.string(),
+    weights: z.array(z.looseObject({ name: z.string(), dtype: z.enum(['float32', 'int32']), shape: z.array(count), offset: count })),
+  }),
+  savedAt: z.string(),
+});
+
+/** The first weight holding a non-finite value, by name, or null when all are finite. */
+function nonFinite(named: readonly NamedTensor[]): string | null {
+  for (const { name, tensor } of named) {
+    if (tensor.dtype !== 'float32') continue;
+    const data = tensor.dataSync() as Float32Array;
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return name;
+  }
+  return null;
+}
+
+/** Removes every checkpoint of a run directory (a run being replaced). */
+export function removeCheckpoints(runDir: string): void {
+  if (!fs.existsSync(runDir)) return;
+  for (const f of fs.readdirSync(runDir)) {
+    if (f === CHECKPOINT_DIR || f.startsWith(`${CHECKPOINT_DIR}.`)) fs.rmSync(path.join(runDir, f), { recursive: true, force: true });
+  }
+}
+
+/** True when `runDir` has a checkpoint (complete or not). */
+export function hasCheckpoint(runDir: string): boolean {
+  return fs.existsSync(runDir) && fs.readdirSync(runDir).some((f) => f === CHECKPOINT_DIR || f === `${CHECKPOINT_DIR}.old`);
+}
+
 /** Writes `<runDir>/checkpoint/` atomically (see the module comment). */
 export async function writeCheckpoint(
   runDir: string,
@@ -70,18 +129,21 @@ export async function writeCheckpoint(
   optimizer: tf.Optimizer,
   state: Omit<CheckpointState, 'format' | 'optimizer' | 'savedAt'>,
 ): Promise<void> {
+  const badWeight = nonFinite(model.weights.map((w) => ({ name: w.name, tensor: w.read() })));
+  if (badWeight !== null) throw new Error(`refusing to write a checkpoint: the model weight '${badWeight}' holds a non-finite value`);
   const final = path.join(runDir, CHECKPOINT_DIR);
   const old = path.join(runDir, `${CHECKPOINT_DIR}.old`);
   const tmp = path.join(runDir, `${CHECKPOINT_DIR}.tmp-${process.pid}`);
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp, { recursive: true });
-  await saveModel(model, path.join(tmp, 'model'));
-
   const weights: NamedTensor[] = await optimizer.getWeights();
   const specs: WeightSpec[] = [];
   const chunks: Buffer[] = [];
   let offset = 0;
   try {
+    const badState = nonFinite(weights);
+    if (badState !== null) throw new Error(`refusing to write a checkpoint: the optimizer's '${badState}' holds a non-finite value`);
+    fs.rmSync(tmp, { recursive: true, force: true });
+    fs.mkdirSync(tmp, { recursive: true });
+    await saveModel(model, path.join(tmp, 'model'));
     for (const { name, tensor } of weights) {
       const dtype = tensor.dtype === 'int32' ? 'int32' : 'float32';
       const data = dtype === 'int32' ? Int32Array.from(tensor.dataSync()) : Float32Array.from(tensor.dataSync());
@@ -117,15 +179,29 @@ export async function writeCheckpoint(
   fs.rmSync(old, { recursive: true, force: true });
 }
 
-/** The checkpoint of a run directory, or null when it has none. */
+/** Reads and checks a state.json; a UsageError naming the file when it is not a valid state. */
+function readState(file: string): CheckpointState {
+  let value: unknown;
+  try {
+    value = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`${file}: corrupt checkpoint state, not valid JSON (${(err as Error).message})`);
+  }
+  const problem = schemaProblem(CheckpointStateSchema, value);
+  if (problem !== null) throw new UsageError(`${file}: corrupt checkpoint state: ${problem}`);
+  return value as CheckpointState;
+}
+
+/**
+ * The checkpoint of a run directory, or null when it has none. A state file that cannot be
+ * read or is not a checkpoint state is a UsageError naming it.
+ */
 export function readCheckpoint(runDir: string): Checkpoint | null {
   for (const name of [CHECKPOINT_DIR, `${CHECKPOINT_DIR}.old`]) {
     const dir = path.join(runDir, name);
     const file = path.join(dir, STATE_FILE);
     if (!fs.existsSync(file)) continue;
-    const state = JSON.parse(fs.readFileSync(file, 'utf8')) as CheckpointState;
-    if (state.format !== 1) throw new Error(`${file}: unknown checkpoint format ${String(state.format)}`);
-    return { dir, state };
+    return { dir, state: readState(file) };
   }
   return null;
 }
@@ -156,7 +232,10 @@ export async function restoreOptimizer(ckpt: Checkpoint, optimizer: tf.Optimizer
   if (className !== optimizer.getClassName()) {
     throw new Error(`the checkpoint was written by a ${className} optimizer, not ${optimizer.getClassName()}`);
   }
-  const buf = fs.readFileSync(path.join(ckpt.dir, OPTIMIZER_FILE));
+  const file = path.join(ckpt.dir, OPTIMIZER_FILE);
+  const buf = fs.readFileSync(file);
+  const need = specs.reduce((end, s) => Math.max(end, s.offset + 4 * s.shape.reduce((a, b) => a * b, 1)), 0);
+  if (buf.length < need) throw new Error(`${file} holds ${buf.length} bytes, the state says ${need}: the checkpoint is damaged`);
   const weights: NamedTensor[] = specs.map((s) => {
     const size = s.shape.reduce((a, b) => a * b, 1);
     const bytes = buf.subarray(s.offset, s.offset + 4 * size);

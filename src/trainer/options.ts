@@ -1,0 +1,144 @@
+/** What `train()` takes and returns, and the checks on what it takes. */
+import { resolvePolicy } from '../../policies/index.js';
+import type { Dataset } from '../data/dataset.js';
+import { UsageError } from '../errors.js';
+import type { ConditionedOptions } from '../optimizer/conditioned.js';
+import { OPTIMIZERS, type OptimizerName } from '../optimizer/optimizers.js';
+import type { PolicyChoice } from '../optimizer/options.js';
+import type { Knobs } from '../policy.js';
+import type { EpochEvent, StepEvent } from '../stream/types.js';
+import type { JsonValue } from '../trace/format.js';
+import type { RunSummary } from '../trace/summary.js';
+import type { HealthRules } from './health.js';
+
+/**
+ * A policy by registry name ('a+b' composes) or by name with its options: what the conditioned
+ * optimizer runs. `{name, hyper}` is the older spelling of `{name, options}`.
+ */
+export type PolicySpec = PolicyChoice | { name: string; hyper?: unknown };
+
+export interface TrainOptions {
+  /** Policy (default 'constant'). */
+  policy?: PolicySpec;
+  /** Full passes over the data; exclusive with `steps`. Default 1 when neither is given. */
+  epochs?: number;
+  /** Optimizer steps in all; exclusive with `epochs`. */
+  steps?: number;
+  /** Also end (as done) once this many examples have been seen in all (a compute budget). */
+  maxExamples?: number;
+  /** Also end (as done) once the run's clock passes this many seconds (a time budget). */
+  maxSeconds?: number;
+  /** Initial batch size (a policy may change it). */
+  batchSize: number;
+  /** Initial learning rate (a policy may change it). */
+  learningRate: number;
+  optimizer?: OptimizerName;
+  /** Per-example loss name (default 'categoricalCrossentropy'). */
+  loss?: string;
+  /** Evaluated at the end of every epoch (and at the end of a run that ends mid-epoch). */
+  validation?: Dataset;
+  /** Seeds the data order and the metric sampling (default 0). */
+  seed?: number;
+  /** Metric options for the conditioned optimizer (groups, budget, every…). */
+  metrics?: Omit<ConditionedOptions, 'model' | 'loss' | 'policy' | 'startStep'>;
+  /** Run directory: manifest, trace, run.log, summary.json, checkpoint. */
+  runDir?: string;
+  /** Checkpoint every this many steps (and always at the end) when `runDir` is given. */
+  checkpointEvery?: number;
+  /** Also checkpoint when this many seconds have passed since the last one (default 60). */
+  checkpointSeconds?: number;
+  /** Continue the run in `runDir` from its checkpoint. */
+  resume?: boolean;
+  /** Replace a run already in `runDir` (its trace, log, summary and checkpoint). */
+  overwrite?: boolean;
+  /** Aborting stops the run between steps (a checkpoint and a 'stop' event are written). */
+  signal?: AbortSignal;
+  /** Stop (with a checkpoint) when a dead gradient is found (default false: report and go on). */
+  stopOnDeadGradient?: boolean;
+  /** Overrides of the health rules' constants (see health.ts). */
+  health?: Partial<HealthRules>;
+  /** Level of the run's logger (run.log and console), default 'info'. */
+  logLevel?: string;
+  /** Also log to the console (stderr) during the run (default false: a library stays quiet). */
+  console?: boolean;
+  /** Extra configuration recorded in the manifest (e.g. the CLI's arguments). */
+  config?: JsonValue;
+  /** Called after every step, before the next one (progress, tests). */
+  onStep?: (event: StepEvent) => void | Promise<void>;
+  /** Called at the end of every epoch, after validation. */
+  onEpoch?: (summary: EpochSummary) => void;
+}
+
+/** The end of an epoch: the epoch event (1-based `epoch`; `step` = steps done). */
+export type EpochSummary = EpochEvent;
+
+/** Why a run stopped before its end: a signal (abort) or a dead gradient. */
+export type StopCause = 'aborted' | 'dead-gradient';
+
+export interface TrainResult {
+  /** Optimizer steps done in all (including those before a resume). */
+  steps: number;
+  /** Epochs completed. */
+  epochs: number;
+  /** Every epoch's end, including those before a resume. */
+  history: EpochSummary[];
+  /** Knobs at the end (the policy's). */
+  knobs: Knobs;
+  /** Step of the checkpoint the run resumed from, or null. */
+  resumedFrom: number | null;
+  /** Why the run stopped early, or null when it ran to its end. */
+  stopped: StopCause | null;
+  /** The run's summary (also summary.json in the run directory). */
+  summary: RunSummary;
+  runDir?: string;
+}
+
+function positiveInt(name: string, v: unknown): void {
+  if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v > 0)) {
+    throw new UsageError(`${name} must be a positive integer, got ${String(v)}`);
+  }
+}
+
+/** Every option `train` knows: any other is a UsageError, not silently ignored. */
+const KNOWN_OPTIONS: readonly (keyof TrainOptions)[] = [
+  'policy', 'epochs', 'steps', 'maxExamples', 'maxSeconds', 'batchSize', 'learningRate', 'optimizer', 'loss', 'validation', 'seed', 'metrics',
+  'runDir', 'checkpointEvery', 'checkpointSeconds', 'resume', 'overwrite', 'signal', 'stopOnDeadGradient', 'health', 'logLevel', 'console',
+  'config', 'onStep', 'onEpoch',
+];
+
+function positiveNumber(name: string, v: number | undefined): void {
+  if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new UsageError(`${name} must be a positive number, got ${v}`);
+}
+
+/** Throws a UsageError for the first bad option. */
+export function checkOptions(data: Dataset, opts: TrainOptions): void {
+  const unknown = Object.keys(opts).filter((k) => !(KNOWN_OPTIONS as readonly string[]).includes(k) && (opts as unknown as Record<string, unknown>)[k] !== undefined);
+  if (unknown.length) throw new UsageError(`unknown train option(s) ${unknown.join(', ')} (known: ${KNOWN_OPTIONS.join(', ')})`);
+  positiveInt('batchSize', opts.batchSize);
+  positiveInt('maxExamples', opts.maxExamples);
+  positiveNumber('maxSeconds', opts.maxSeconds);
+  positiveInt('epochs', opts.epochs);
+  positiveInt('steps', opts.steps);
+  positiveInt('checkpointEvery', opts.checkpointEvery);
+  if (opts.epochs !== undefined && opts.steps !== undefined) throw new UsageError('give epochs or steps, not both');
+  if (!(Number.isFinite(opts.learningRate) && opts.learningRate > 0)) {
+    throw new UsageError(`learningRate must be a positive finite number, got ${opts.learningRate}`);
+  }
+  positiveNumber('checkpointSeconds', opts.checkpointSeconds);
+  if (opts.seed !== undefined && !Number.isInteger(opts.seed)) throw new UsageError(`seed must be an integer, got ${opts.seed}`);
+  if (opts.optimizer !== undefined && !Object.hasOwn(OPTIMIZERS, opts.optimizer)) {
+    throw new UsageError(`unknown optimizer '${opts.optimizer}': choose one of ${Object.keys(OPTIMIZERS).join(', ')}`);
+  }
+  if (data.size < 1) throw new UsageError(`the data set '${data.name}' is empty`);
+  if (opts.resume && opts.runDir === undefined) throw new UsageError('resume needs a run directory');
+  if (opts.resume && opts.overwrite) throw new UsageError('give resume or overwrite, not both');
+}
+
+/** The run's policy choice (default 'constant'), its policy's name and validated options. */
+export function resolveSpec(spec: PolicySpec | undefined): { choice: PolicyChoice; name: string; options: unknown } {
+  const s = spec ?? 'constant';
+  const { name, options } = typeof s === 'string' ? { name: s, options: undefined } : { name: s.name, options: 'hyper' in s ? s.hyper : 'options' in s ? s.options : undefined };
+  const policy = resolvePolicy(name);
+  const validated: unknown = policy.validate(options);
+  return { choice: options === undefined ? name : { name, options }, name: policy.name, options: validated };
+}
