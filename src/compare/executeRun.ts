@@ -14,6 +14,9 @@ import { loadModel } from '../models/io.js';
 import { writeJsonAtomic } from '../trace/writer.js';
 import { evaluate } from '../trainer/evaluate.js';
 import { train } from '../trainer/train.js';
+import type { TrainOptions } from '../trainer/options.js';
+import type { OptimizerName } from '../optimizer/optimizers.js';
+import type { JsonValue } from '../trace/format.js';
 import type { StepEvent } from '../stream/types.js';
 import { FAILURE_FILE, TEST_FILE, type TestResult } from './outcome.js';
 import type { Progress } from './pool.js';
@@ -54,25 +57,25 @@ export async function executeRun(spec: RunSpec, dir: string, opts: ExecuteOption
   try {
     await train(model, data.train, {
       ...budget.opts,
-      policy: { name: spec.policy.name, hyper: spec.policy.options },
+      policy: spec.policy.options === undefined ? spec.policy.name : { name: spec.policy.name, options: spec.policy.options },
       batchSize: spec.batchSize,
       learningRate: spec.learningRate,
-      optimizer: spec.optimizer as never,
+      optimizer: spec.optimizer as OptimizerName,
       loss: spec.loss,
       validation: data.validation,
       validateEvery: spec.validateEvery,
       seed: spec.seed,
-      metrics: spec.metrics as never,
+      metrics: spec.metrics as TrainOptions['metrics'],
       runDir: dir,
       resume: opts.resume ?? false,
       overwrite: !opts.resume,
       signal: opts.signal,
-      config: { runSpec: spec, data: data.description } as never,
+      config: { runSpec: spec, data: data.description } as unknown as JsonValue,
       onStep: (e: StepEvent) => {
         examples += e.batchSize;
         opts.onProgress?.({ id: spec.id, step: e.step, epoch: e.epoch, loss: e.loss, learningRate: e.learningRate, batchSize: e.batchSize, fraction: Math.min(1, budget.fraction(e, examples)) });
       },
-    } as never);
+    });
     const test: TestResult = data.test ? (({ loss, accuracy }) => ({ testLoss: loss, testAccuracy: accuracy }))(evaluate(model, data.test, spec.loss)) : { testLoss: null, testAccuracy: null };
     writeJsonAtomic(path.join(dir, TEST_FILE), test);
   } catch (err) {

@@ -9,7 +9,7 @@ import { type Observable, Subject, type Subscription, tap } from 'rxjs';
 import { resolvePolicy } from '../../policies/index.js';
 import { UsageError } from '../errors.js';
 import { SAMPLED_GROUPS, type SampledGroup } from '../metrics/registry.js';
-import { type AnyPolicy, type Knobs, type PolicyInput, applyUpdate, initialUpdate, policySteps } from '../policy.js';
+import { type AnyPolicy, type Knobs, type PolicyInput, applyUpdate, initialUpdate, isEpochInput, policySteps } from '../policy.js';
 import type { PolicyDecision } from '../stream/types.js';
 import type { PolicyChoice } from './options.js';
 
@@ -88,13 +88,15 @@ export class PolicyRunner {
       policySteps(this.policy, this.hyper, this.start, initial),
     ).subscribe((s) => {
       this.state = s.state;
-      if (!s.update) return;
       const before = this.knobs;
+      if (!s.update || (s.knobs.learningRate === before.learningRate && s.knobs.batchSize === before.batchSize)) return;
       this.knobs = s.knobs;
       if (s.knobs.learningRate !== before.learningRate) this.apply!(s.knobs.learningRate);
       const e = last!;
+      // A decision takes effect after the last step done: an epoch end counts steps done, one more.
+      const step = isEpochInput(e) ? Math.max(0, e.step - 1) : e.step;
       this.decisions.next({
-        step: e.step, epoch: e.epoch ?? 0, wallTime: e.wallTime, policy: this.name,
+        step, epoch: e.epoch ?? 0, wallTime: e.wallTime, policy: this.name,
         before: { ...before }, after: { ...s.knobs }, reason: s.update.reason ?? '',
       });
     });

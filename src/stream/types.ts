@@ -74,14 +74,15 @@ export const HEALTH_FINDINGS = ['dead-gradient', 'loss-spike', 'stalled-loss', '
 export type HealthFindingName = (typeof HEALTH_FINDINGS)[number];
 
 /** Lifecycle moments of a run. */
-export const LIFECYCLE_KINDS = ['start', 'epoch', 'end', 'stop', 'health'] as const;
+export const LIFECYCLE_KINDS = ['start', 'epoch', 'end', 'stop', 'health', 'validation'] as const;
 export type LifecycleKind = (typeof LIFECYCLE_KINDS)[number];
 
 /**
  * A lifecycle event: `start` (run begins, or resumes at `step`), `epoch` (an epoch ended: see
  * EpochEvent for its fields), `end` (run finished normally), `stop` (run stopped early: by a
- * policy, an error, a signal; `message` says why) or `health` (a gradient-health finding: dead
- * gradient, loss spike, stalled loss; `message` says which).
+ * policy, an error, a signal; `message` says why), `health` (a gradient-health finding: dead
+ * gradient, loss spike, stalled loss; `message` says which) or `validation` (the validation set
+ * evaluated mid-epoch, every `validateEvery` steps: `valLoss`, `valAccuracy` after `step` steps).
  */
 export interface LifecycleEvent {
   kind: LifecycleKind;

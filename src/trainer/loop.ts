@@ -39,6 +39,8 @@ export interface LoopConfig {
   model: tf.LayersModel;
   data: Dataset;
   validation?: Dataset;
+  /** Also validate every this many steps (a `validation` event), besides each epoch's end. */
+  validateEvery?: number;
   /** Per-example loss name. */
   loss: string;
   seed: number;
@@ -220,6 +222,17 @@ export class TrainingLoop {
     this.perm = epochPermutation(this.cfg.data.size, this.cfg.seed, this.s.epoch);
   }
 
+  private validationDue(): boolean {
+    const every = this.cfg.validateEvery;
+    return every !== undefined && this.cfg.validation !== undefined && this.s.step % every === 0;
+  }
+
+  /** A `validation` event: the validation loss and accuracy after `step` steps, mid-epoch. */
+  private validate(): void {
+    const numbers = this.validationNumbers();
+    this.event({ kind: 'validation', ...numbers, message: `step ${this.s.step}: val_loss ${f4(numbers.valLoss)} val_acc ${f4(numbers.valAccuracy)}` });
+  }
+
   private async checkpoint(): Promise<void> {
     if (!this.cfg.checkpoint) return;
     await this.cfg.checkpoint(this.state);
@@ -273,6 +286,7 @@ export class TrainingLoop {
         const event = this.step();
         await this.cfg.onStep?.(event);
         if (this.s.position >= this.cfg.data.size) this.endEpoch();
+        else if (this.validationDue()) this.validate();
         if (this.deadStop !== null) return await this.stop('dead-gradient', this.deadStop);
         if (this.checkpointDue()) await this.checkpoint();
         await yieldToEventLoop();

@@ -1,7 +1,10 @@
 /** What `train()` takes and returns, and the checks on what it takes. */
 import { resolvePolicy } from '../../policies/index.js';
 import type { Dataset } from '../data/dataset.js';
+import { z } from 'zod';
+import { LOSS_NAMES } from '../engine/losses.js';
 import { UsageError } from '../errors.js';
+import { bool, integer, oneOf, parseOptions, positiveInt, positiveNumber, show, text } from '../validation.js';
 import type { ConditionedOptions } from '../optimizer/conditioned.js';
 import { OPTIMIZERS, type OptimizerName } from '../optimizer/optimizers.js';
 import type { PolicyChoice } from '../optimizer/options.js';
@@ -37,6 +40,8 @@ export interface TrainOptions {
   loss?: string;
   /** Evaluated at the end of every epoch (and at the end of a run that ends mid-epoch). */
   validation?: Dataset;
+  /** Also evaluate the validation set every this many steps (a `validation` event; finer time-to-target). */
+  validateEvery?: number;
   /** Seeds the data order and the metric sampling (default 0). */
   seed?: number;
   /** Metric options for the conditioned optimizer (groups, budget, every…). */
@@ -93,45 +98,62 @@ export interface TrainResult {
   runDir?: string;
 }
 
-function positiveInt(name: string, v: unknown): void {
-  if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v > 0)) {
-    throw new UsageError(`${name} must be a positive integer, got ${String(v)}`);
-  }
+/**
+ * What `train` accepts, as one zod schema: the CLI maps its flags onto these options and gets
+ * the same one-line messages (validation.ts names an option and its flag). Functions, data sets
+ * and signals are checked for their kind only.
+ */
+const anything = z.custom<unknown>(() => true);
+export const TrainOptionsSchema = z
+  .object({
+    policy: z.union([z.string(), z.object({ name: z.string() }).loose()], { error: (i) => `policy must be a policy name or {name, options}, got ${show(i.input)}` }).optional(),
+    epochs: positiveInt('epochs').optional(),
+    steps: positiveInt('steps').optional(),
+    maxExamples: positiveInt('maxExamples').optional(),
+    maxSeconds: positiveNumber('maxSeconds').optional(),
+    batchSize: positiveInt('batchSize'),
+    learningRate: positiveNumber('learningRate'),
+    optimizer: oneOf('optimizer', Object.keys(OPTIMIZERS) as OptimizerName[]).optional(),
+    loss: oneOf('loss', LOSS_NAMES).optional(),
+    validation: anything.optional(),
+    validateEvery: positiveInt('validateEvery').optional(),
+    seed: integer('seed').optional(),
+    metrics: anything.optional(),
+    runDir: text('runDir').optional(),
+    checkpointEvery: positiveInt('checkpointEvery').optional(),
+    checkpointSeconds: positiveNumber('checkpointSeconds').optional(),
+    resume: bool('resume').optional(),
+    overwrite: bool('overwrite').optional(),
+    signal: anything.optional(),
+    stopOnDeadGradient: bool('stopOnDeadGradient').optional(),
+    health: anything.optional(),
+    logLevel: text('logLevel').optional(),
+    console: bool('console').optional(),
+    config: anything.optional(),
+    onStep: anything.optional(),
+    onEpoch: anything.optional(),
+  })
+  .strict()
+  .superRefine((o, ctx) => {
+    const problem =
+      o.epochs !== undefined && o.steps !== undefined ? 'give epochs or steps, not both'
+      : o.resume && o.runDir === undefined ? 'resume needs a run directory (runDir, --run-dir)'
+      : o.resume && o.overwrite ? 'give resume or overwrite, not both'
+      : null;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+const KNOWN_OPTIONS = Object.keys(TrainOptionsSchema.shape);
+
+/** Checks `train`'s options (without the data): a UsageError naming the first bad one. */
+export function validateTrainOptions(opts: unknown): void {
+  parseOptions(TrainOptionsSchema, opts, 'train()', KNOWN_OPTIONS);
 }
 
-/** Every option `train` knows: any other is a UsageError, not silently ignored. */
-const KNOWN_OPTIONS: readonly (keyof TrainOptions)[] = [
-  'policy', 'epochs', 'steps', 'maxExamples', 'maxSeconds', 'batchSize', 'learningRate', 'optimizer', 'loss', 'validation', 'seed', 'metrics',
-  'runDir', 'checkpointEvery', 'checkpointSeconds', 'resume', 'overwrite', 'signal', 'stopOnDeadGradient', 'health', 'logLevel', 'console',
-  'config', 'onStep', 'onEpoch',
-];
-
-function positiveNumber(name: string, v: number | undefined): void {
-  if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new UsageError(`${name} must be a positive number, got ${v}`);
-}
-
-/** Throws a UsageError for the first bad option. */
+/** Throws a UsageError for the first bad option, or an empty data set. */
 export function checkOptions(data: Dataset, opts: TrainOptions): void {
-  const unknown = Object.keys(opts).filter((k) => !(KNOWN_OPTIONS as readonly string[]).includes(k) && (opts as unknown as Record<string, unknown>)[k] !== undefined);
-  if (unknown.length) throw new UsageError(`unknown train option(s) ${unknown.join(', ')} (known: ${KNOWN_OPTIONS.join(', ')})`);
-  positiveInt('batchSize', opts.batchSize);
-  positiveInt('maxExamples', opts.maxExamples);
-  positiveNumber('maxSeconds', opts.maxSeconds);
-  positiveInt('epochs', opts.epochs);
-  positiveInt('steps', opts.steps);
-  positiveInt('checkpointEvery', opts.checkpointEvery);
-  if (opts.epochs !== undefined && opts.steps !== undefined) throw new UsageError('give epochs or steps, not both');
-  if (!(Number.isFinite(opts.learningRate) && opts.learningRate > 0)) {
-    throw new UsageError(`learningRate must be a positive finite number, got ${opts.learningRate}`);
-  }
-  positiveNumber('checkpointSeconds', opts.checkpointSeconds);
-  if (opts.seed !== undefined && !Number.isInteger(opts.seed)) throw new UsageError(`seed must be an integer, got ${opts.seed}`);
-  if (opts.optimizer !== undefined && !Object.hasOwn(OPTIMIZERS, opts.optimizer)) {
-    throw new UsageError(`unknown optimizer '${opts.optimizer}': choose one of ${Object.keys(OPTIMIZERS).join(', ')}`);
-  }
+  validateTrainOptions(opts);
   if (data.size < 1) throw new UsageError(`the data set '${data.name}' is empty`);
-  if (opts.resume && opts.runDir === undefined) throw new UsageError('resume needs a run directory');
-  if (opts.resume && opts.overwrite) throw new UsageError('give resume or overwrite, not both');
 }
 
 /** The run's policy choice (default 'constant'), its policy's name and validated options. */

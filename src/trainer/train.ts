@@ -114,7 +114,13 @@ function loopConfig(model: tf.LayersModel, data: Dataset, opts: TrainOptions, s:
     validation: opts.validation,
     loss: opts.loss ?? 'categoricalCrossentropy',
     seed,
-    until: { ...(opts.steps !== undefined ? { steps: opts.steps } : { epochs: opts.epochs ?? 1 }), maxExamples: opts.maxExamples, maxSeconds: opts.maxSeconds },
+    until: {
+      // A budget of examples or seconds alone runs as many epochs as it takes.
+      ...(opts.steps !== undefined ? { steps: opts.steps } : { epochs: opts.epochs ?? (opts.maxExamples ?? opts.maxSeconds ? Number.POSITIVE_INFINITY : 1) }),
+      maxExamples: opts.maxExamples,
+      maxSeconds: opts.maxSeconds,
+    },
+    validateEvery: opts.validateEvery,
     optimizer: s.opt,
     health: healthRules(opts.health),
     stopOnDeadGradient: opts.stopOnDeadGradient ?? false,
