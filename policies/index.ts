@@ -83,3 +83,26 @@ export function describePolicies(): PolicyInfo[] {
     options: describeOptions(p.options),
   }));
 }
+
+/**
+ * A schedule's `total` defaults to the run's length: a policy is not told how long a run is,
+ * but the command that starts the run knows. For each part of `name` whose options have a
+ * `total` that `options` leaves out, sets `total` and `unit` to the run's length. Options of a
+ * composition come back keyed by part name.
+ */
+export function withRunLength(name: string, options: unknown, length: { total: number; unit: 'step' | 'epoch' }): unknown {
+  const parts = name.split('+').map((n) => n.trim());
+  const needs = (p: string) => {
+    const schema = getPolicy(p).options as unknown as { shape?: Record<string, unknown>; def?: { in?: { shape?: Record<string, unknown> } } };
+    const shape = schema.shape ?? schema.def?.in?.shape;
+    return shape !== undefined && 'total' in shape;
+  };
+  const fill = (p: string, o: unknown) => {
+    if (!needs(p) || (typeof o === 'object' && o !== null && 'total' in o)) return o;
+    return { ...(typeof o === 'object' && o !== null ? o : {}), total: Math.max(1, Math.round(length.total)), unit: length.unit };
+  };
+  if (parts.length === 1) return fill(parts[0]!, options);
+  if (Array.isArray(options)) return parts.map((p, i) => fill(p, options[i]));
+  const byName = (typeof options === 'object' && options !== null ? options : {}) as Record<string, unknown>;
+  return Object.fromEntries(parts.map((p) => [p, fill(p, byName[p])]));
+}

@@ -147,7 +147,8 @@ const KNOWN_OPTIONS = Object.keys(TrainOptionsSchema.shape);
 
 /** Checks `train`'s options (without the data): a UsageError naming the first bad one. */
 export function validateTrainOptions(opts: unknown): void {
-  parseOptions(TrainOptionsSchema, opts, 'train()', KNOWN_OPTIONS);
+  const parsed = parseOptions(TrainOptionsSchema, opts, 'train()', KNOWN_OPTIONS);
+  resolveSpec(parsed.policy as PolicySpec | undefined); // the policy's name and options
 }
 
 /** Throws a UsageError for the first bad option, or an empty data set. */

@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { parsePolicyOptions } from '../../../policies/index.js';
+import { parsePolicyOptions, withRunLength } from '../../../policies/index.js';
 import { compare } from '../../compare/compare.js';
 import { type CompareSpecInput, parseCompareSpec } from '../../compare/compareSpec.js';
 import type { Budget } from '../../compare/runSpec.js';
@@ -14,6 +14,9 @@ import { formatTable } from '../../compare/table.js';
 import { UsageError } from '../../errors.js';
 import { OPTIMIZERS, type OptimizerName } from '../../optimizer/optimizers.js';
 import { PRESET_NAMES } from '../../optimizer/options.js';
+import { DEFAULT_QUEUE } from '../../queue/jobs.js';
+import { PASSWORD_ENV, parseRedisUrl } from '../../queue/redisUrl.js';
+import { queueRunner } from '../../queue/submit.js';
 import { type DataArgs, dataOptions, dataSpecOf } from '../dataOptions.js';
 import { modelOptions, modelRefOf, type ModelArgs } from '../modelOptions.js';
 import { progressView, short } from '../progress.js';
@@ -44,6 +47,8 @@ export interface CompareArgs extends DataArgs, ModelArgs {
   json: boolean;
   quiet: boolean;
   backend: string;
+  queue?: string;
+  'queue-name'?: string;
 }
 
 /** `--seeds 3` is seeds 0, 1, 2; `--seeds 4,7` is those seeds. */
@@ -67,6 +72,14 @@ export function policyOptionsOf(args: readonly string[] = []): Map<string, Recor
   return new Map([...grouped].map(([name, kv]) => [name, parsePolicyOptions(kv)]));
 }
 
+/** The run's length for schedules that need one (cosine's `total`), when the budget fixes it. */
+function runLength(b: Budget, batchSize: number): { total: number; unit: 'step' | 'epoch' } | null {
+  if (b.kind === 'epochs') return { total: b.value, unit: 'epoch' };
+  if (b.kind === 'steps') return { total: b.value, unit: 'step' };
+  if (b.kind === 'examples') return { total: Math.ceil(b.value / batchSize), unit: 'step' };
+  return null; // a time budget: give the schedule's total yourself
+}
+
 function budgetOf(a: CompareArgs): Budget {
   const given = (['budget-examples', 'epochs', 'steps', 'seconds'] as const).filter((k) => a[k] !== undefined);
   if (given.length > 1) throw new UsageError(`give one budget: ${given.map((k) => `--${k}`).join(' and ')} were both given`);
@@ -83,15 +96,20 @@ export function compareSpecOf(a: CompareArgs) {
   for (const name of options.keys()) if (!names.includes(name)) throw new UsageError(`--policy-opt names '${name}', which is not in --policies`);
   const optimizer = a.optimizer as OptimizerName;
   const metrics = { groups: a.groups, ...(a.every !== undefined ? { every: a.every } : {}), ...(a['metric-budget'] !== undefined ? { budget: a['metric-budget'] } : {}) };
+  const budget = budgetOf(a);
+  const length = runLength(budget, a['batch-size']);
   const spec: CompareSpecInput = {
-    policies: names.map((name) => ({ name, ...(options.has(name) ? { options: options.get(name) } : {}) })),
+    policies: names.map((name) => {
+      const opts = length ? withRunLength(name, options.get(name), length) : options.get(name);
+      return { name, ...(opts !== undefined ? { options: opts } : {}) };
+    }),
     seeds: seedsOf(a.seeds),
     model: modelRefOf(a),
     data: dataSpecOf(a),
     optimizer,
     learningRate: a.lr ?? OPTIMIZERS[optimizer].defaultLearningRate,
     batchSize: a['batch-size'],
-    budget: budgetOf(a),
+    budget,
     ...(a['validate-every'] !== undefined ? { validateEvery: a['validate-every'] } : {}),
     metrics,
     ...(a.baseline !== undefined ? { baseline: a.baseline } : {}),
@@ -129,7 +147,9 @@ export function compareBuilder(y: Argv) {
     .option('target', { type: 'number', default: 0.95, describe: 'time to target: this fraction of the best validation accuracy any run reached' })
     .option('baseline', { type: 'string', describe: "the policy others are tested against (default 'constant' if compared)" })
     .option('json', { type: 'boolean', default: false, describe: 'print compare.json instead of the table' })
-    .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' });
+    .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' })
+    .option('queue', { type: 'string', describe: `run on workers through a queue on Redis instead of here: redis://[user:password@]host[:port][/db], rediss:// for TLS (or the password in $${PASSWORD_ENV}); start them with gradcond worker` })
+    .option('queue-name', { type: 'string', defaultDescription: DEFAULT_QUEUE, describe: 'the queue (with --queue): workers take runs from the queue of this name' });
 }
 
 export async function runCompare(args: CompareArgs): Promise<void> {
@@ -138,9 +158,12 @@ export async function runCompare(args: CompareArgs): Promise<void> {
   const out = args.out ?? path.join('runs', `compare-${timestamp()}`);
   const view = progressView({ quiet: args.quiet || args.json });
   const runs = spec.policies.length * spec.seeds.length;
-  view.log(`comparing ${spec.policies.map((p) => p.name).join(', ')} × ${spec.seeds.length} seed(s) = ${runs} runs on ${args.jobs} worker(s); budget ${spec.budget.value} ${spec.budget.kind} per run; into ${out}`);
+  if (args['queue-name'] !== undefined && args.queue === undefined) throw new UsageError('--queue-name applies only with --queue');
+  const where = args.queue !== undefined ? `through queue '${args['queue-name'] ?? DEFAULT_QUEUE}' on ${parseRedisUrl(args.queue).display}` : `on ${args.jobs} worker(s)`;
+  view.log(`comparing ${spec.policies.map((p) => p.name).join(', ')} × ${spec.seeds.length} seed(s) = ${runs} runs ${where}; budget ${spec.budget.value} ${spec.budget.kind} per run; into ${out}`);
+  const runner = args.queue !== undefined ? queueRunner({ url: args.queue, queueName: args['queue-name'], compareDir: out, log: view.log }) : undefined;
   const file = await compare(spec, out, {
-    jobs: args.jobs, resume: args.resume, overwrite: args.overwrite,
+    jobs: args.jobs, resume: args.resume, overwrite: args.overwrite, ...(runner ? { runner } : {}),
     onProgress: (p) => view.update(p.id, p.fraction, { step: p.step, epoch: p.epoch, loss: short(p.loss), lr: short(p.learningRate), batch: p.batchSize }),
     onFinished: (f, done, total) => view.log(`${f.id}: ${f.error ? `failed: ${f.error}` : 'finished'} (${done}/${total})`),
   });

@@ -9,22 +9,29 @@
  */
 import * as path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { POLICY_NAMES } from '../../../policies/index.js';
+import { parsePolicyOptions, POLICY_NAMES, withRunLength } from '../../../policies/index.js';
 import { useBackend } from '../../backend/backend.js';
 import { loadData } from '../../data/registry.js';
-import { UsageError } from '../../errors.js';
 import { LOG_LEVELS } from '../../log.js';
-import { buildModel, MODELS } from '../../models/zoo.js';
+import { tf } from '../../backend/tf.js';
+import { loadModel } from '../../models/io.js';
+import { buildModel } from '../../models/zoo.js';
 import { PRESETS, type PresetName } from '../../optimizer/options.js';
 import { OPTIMIZERS, type OptimizerName } from '../../optimizer/optimizers.js';
 import type { JsonValue } from '../../trace/format.js';
 import { formatSummary } from '../../trace/summary.js';
 import { train, TrainingDiverged, type TrainResult } from '../../trainer/train.js';
+import { type PolicySpec, type TrainOptions, validateTrainOptions } from '../../trainer/options.js';
+import type { StepEvent } from '../../stream/types.js';
+import { modelOptions, modelRefOf, type ModelArgs } from '../modelOptions.js';
+import { progressView, short } from '../progress.js';
 import { dataOptions, dataSpecOf, type DataArgs } from '../dataOptions.js';
 import { backendOption } from '../options.js';
 
-interface TrainArgs extends DataArgs {
-  model: string;
+interface TrainArgs extends DataArgs, ModelArgs {
+  'policy-opt'?: string[];
+  'validate-every'?: number;
+  json: boolean;
   epochs?: number;
   steps?: number;
   'batch-size': number;
@@ -48,27 +55,6 @@ interface TrainArgs extends DataArgs {
 
 /** Exit codes of a run stopped by a signal: 128 + the signal's number. */
 export const SIGNAL_EXIT: Record<'SIGINT' | 'SIGTERM', number> = { SIGINT: 130, SIGTERM: 143 };
-
-function positiveInt(flag: string, v: number | undefined): void {
-  if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new UsageError(`--${flag} must be a positive integer, got ${v}`);
-}
-
-function checkArgs(a: TrainArgs): void {
-  positiveInt('epochs', a.epochs);
-  positiveInt('steps', a.steps);
-  positiveInt('batch-size', a['batch-size']);
-  positiveInt('checkpoint-every', a['checkpoint-every']);
-  positiveInt('every', a.every);
-  if (a.epochs !== undefined && a.steps !== undefined) throw new UsageError('give --epochs or --steps, not both');
-  if (a.lr !== undefined && !(Number.isFinite(a.lr) && a.lr > 0)) throw new UsageError(`--lr must be a positive number, got ${a.lr}`);
-  const secs = a['checkpoint-seconds'];
-  if (secs !== undefined && !(Number.isFinite(secs) && secs > 0)) throw new UsageError(`--checkpoint-seconds must be a positive number, got ${secs}`);
-  if (a.budget !== undefined && !(a.budget > 0 && a.budget < 1)) throw new UsageError(`--budget must be a fraction in (0, 1), got ${a.budget}`);
-  if (a.budget !== undefined && a.every !== undefined) throw new UsageError('give --budget or --every, not both');
-  if (!Number.isInteger(a.seed)) throw new UsageError(`--seed must be an integer, got ${a.seed}`);
-  if (a.resume && a['run-dir'] === undefined) throw new UsageError('--resume needs --run-dir (the run to continue)');
-  if (a.resume && a.overwrite) throw new UsageError('give --resume or --overwrite, not both');
-}
 
 function timestamp(d = new Date()): string {
   return d.toISOString().replace(/[:.]/g, '-').replace('T', '_').replace('Z', '');
@@ -118,73 +104,109 @@ function report(res: TrainResult, runDir: string): void {
   process.stdout.write(formatSummary(res.summary).map((l) => `${l}\n`).join('') + `trace in ${runDir}\n`);
 }
 
+/** A model from the zoo (seeded) or a saved one, for data of this shape. */
+async function modelFor(args: TrainArgs, inputShape: number[], classes: number): Promise<tf.LayersModel> {
+  const ref = modelRefOf(args);
+  if ('path' in ref) return loadModel(ref.path);
+  return buildModel(ref.zoo, { ...ref.options, inputShape, classes, seed: args.seed });
+}
+
+/** The policy with its options; a schedule's `total` defaults to the run's length. */
+function policyOf(args: TrainArgs): PolicySpec {
+  const given = args['policy-opt']?.length ? parsePolicyOptions(args['policy-opt']) : undefined;
+  const length = args.steps !== undefined ? { total: args.steps, unit: 'step' as const } : { total: args.epochs ?? 3, unit: 'epoch' as const };
+  const options = withRunLength(args.policy, given, length);
+  return options === undefined ? args.policy : { name: args.policy, options };
+}
+
+/** The trainer's options from the flags (validated by the trainer's own schema). */
+function trainOptionsOf(args: TrainArgs, runDir: string): TrainOptions {
+  const optimizer = args.optimizer as OptimizerName;
+  return {
+    policy: policyOf(args),
+    ...(args.steps !== undefined ? { steps: args.steps } : { epochs: args.epochs ?? 3 }),
+    batchSize: args['batch-size'],
+    learningRate: args.lr ?? OPTIMIZERS[optimizer].defaultLearningRate,
+    optimizer,
+    seed: args.seed,
+    validateEvery: args['validate-every'],
+    metrics: { groups: args.groups as PresetName, ...(args.every !== undefined ? { every: args.every } : { budget: args.budget ?? 0.05 }) },
+    runDir,
+    checkpointEvery: args['checkpoint-every'],
+    checkpointSeconds: args['checkpoint-seconds'],
+    resume: args.resume,
+    overwrite: args.overwrite,
+    stopOnDeadGradient: args['stop-on-dead-gradient'],
+    logLevel: args['log-level'],
+    console: !args.json,
+  };
+}
+
+/** A progress bar on a terminal (step, epoch, loss, learning rate, batch size, ETA). */
+function progressOf(args: TrainArgs, stepsInAll: number | null) {
+  const view = progressView({ quiet: args.json || stepsInAll === null });
+  return {
+    onStep: (e: StepEvent) => view.update('train', (e.step + 1) / stepsInAll!, { step: e.step + 1, epoch: e.epoch, loss: short(e.loss), lr: short(e.learningRate), batch: e.batchSize }),
+    stop: () => view.stop(),
+  };
+}
+
 export const trainCommand: CommandModule<object, TrainArgs> = {
   command: 'train',
-  describe: 'Train a model from the zoo under a policy, tracing the run (default: an MLP on the embedded data)',
+  describe: 'Train a model under a policy, tracing the run (default: an MLP on the embedded Fashion-MNIST)',
   builder: (y) =>
     y
-      .option('model', { choices: Object.keys(MODELS), default: 'mlp', describe: 'model from the zoo' })
+      .options(modelOptions)
       .options(dataOptions)
       .option('epochs', { type: 'number', describe: 'passes over the data (default 3; exclusive with --steps)' })
       .option('steps', { type: 'number', describe: 'optimizer steps in all (exclusive with --epochs)' })
       .option('batch-size', { type: 'number', default: 64, describe: 'initial batch size' })
       .option('lr', { type: 'number', describe: `initial learning rate (default per optimizer: ${Object.entries(OPTIMIZERS).map(([k, v]) => `${k} ${v.defaultLearningRate}`).join(', ')})` })
       .option('optimizer', { choices: Object.keys(OPTIMIZERS), default: 'sgd' })
-      .option('policy', { type: 'string', default: 'constant', describe: `policy (${POLICY_NAMES.join(', ')}); 'a+b' composes` })
-      .option('groups', { choices: Object.keys(PRESETS), default: 'full', describe: 'metric groups sampled' })
+      .option('policy', { type: 'string', default: 'constant', describe: `policy (${POLICY_NAMES.join(', ')}; gradcond policies explains them); 'a+b' composes` })
+      .option('policy-opt', { type: 'string', array: true, describe: 'a policy option NAME=VALUE (repeatable) or a JSON object, e.g. --policy-opt patience=3; a schedule\'s total defaults to the run length' })
+      .option('groups', { choices: Object.keys(PRESETS), default: 'full', describe: 'metric groups sampled (the policy\'s groups are always on)' })
       .option('budget', { type: 'number', describe: 'metric overhead budget, a fraction of wall time (default 0.05)' })
       .option('every', { type: 'number', describe: 'sample the metric groups every k steps instead of a budget' })
+      .option('validate-every', { type: 'number', describe: 'also validate every k steps (default: at each epoch end)' })
       .option('run-dir', { type: 'string', describe: 'run directory (default: a new one under ./runs)' })
       .option('checkpoint-every', { type: 'number', describe: 'also checkpoint every k steps (always at the end)' })
       .option('checkpoint-seconds', { type: 'number', describe: 'checkpoint when this many seconds have passed since the last one (default 60)' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --run-dir from its checkpoint' })
       .option('overwrite', { type: 'boolean', default: false, describe: 'replace the run in --run-dir (trace, log, summary, checkpoint)' })
       .option('stop-on-dead-gradient', { type: 'boolean', default: false, describe: 'stop (exit 1) when the gradient is dead instead of only reporting it' })
-      .option('seed', { type: 'number', default: 0 })
+      .option('seed', { type: 'number', default: 0, describe: 'seeds the initial weights, the data order and the metric sampling' })
+      .option('json', { type: 'boolean', default: false, describe: 'print only the final summary, as one JSON object' })
       .option('log-level', { choices: [...LOG_LEVELS], default: 'info' })
       .options(backendOption),
   handler: async (args) => {
-    checkArgs(args);
+    const runDir = args['run-dir'] ?? path.join('runs', timestamp());
+    const opts = trainOptionsOf(args, runDir);
+    validateTrainOptions(opts); // bad flags fail before any data is loaded
     const backend = await useBackend(args.backend, { threads: args.threads });
     const { train: data, validation, description } = loadData(dataSpecOf(args));
-    const model = buildModel(args.model, { inputShape: data.inputShape, classes: data.classes, seed: args.seed });
-    const runDir = args['run-dir'] ?? path.join('runs', timestamp());
-    const optimizer = args.optimizer as OptimizerName;
-    const learningRate = args.lr ?? OPTIMIZERS[optimizer].defaultLearningRate;
-    process.stdout.write(`backend ${backend.name}, model ${args.model}, ${data.size} ${data.name} examples, ${optimizer} lr ${learningRate}, run ${runDir}\n`);
+    const model = await modelFor(args, data.inputShape, data.classes);
+    const say = (t: string) => void (args.json ? process.stderr : process.stdout).write(t);
+    say(`backend ${backend.name}, model ${args.model}, ${data.size} ${data.name} examples, ${opts.optimizer} lr ${opts.learningRate}, run ${runDir}\n`);
     // The arguments as typed (yargs also adds camelCase aliases), and what the data is.
     const typed = Object.fromEntries(Object.entries(args).filter(([k]) => /^[a-z]+(-[a-z]+)*$/.test(k)));
     const config = JSON.parse(JSON.stringify({ command: 'train', ...typed, data: description })) as JsonValue;
+    const steps = args.steps ?? (process.stderr.isTTY ? (args.epochs ?? 3) * Math.ceil(data.size / args['batch-size']) : null);
+    const progress = progressOf(args, steps);
     const signals = signalHandlers();
     try {
-      const res = await train(model, data, {
-        policy: args.policy,
-        ...(args.steps !== undefined ? { steps: args.steps } : { epochs: args.epochs ?? 3 }),
-        batchSize: args['batch-size'],
-        learningRate,
-        optimizer,
-        validation,
-        seed: args.seed,
-        metrics: { groups: args.groups as PresetName, ...(args.every !== undefined ? { every: args.every } : { budget: args.budget ?? 0.05 }) },
-        runDir,
-        checkpointEvery: args['checkpoint-every'],
-        checkpointSeconds: args['checkpoint-seconds'],
-        resume: args.resume,
-        overwrite: args.overwrite,
-        stopOnDeadGradient: args['stop-on-dead-gradient'],
-        signal: signals.abort,
-        logLevel: args['log-level'],
-        console: true,
-        config,
-      });
-      report(res, runDir);
+      const res = await train(model, data, { ...opts, validation, signal: signals.abort, config, onStep: progress.onStep });
+      progress.stop();
+      if (args.json) process.stdout.write(`${JSON.stringify(res.summary)}\n`);
+      else report(res, runDir);
       const sig = signals.signal();
       if (res.stopped === 'aborted' && sig !== null) process.exitCode = SIGNAL_EXIT[sig];
       else if (res.stopped === 'dead-gradient') process.exitCode = 1;
     } catch (err) {
+      progress.stop();
       if (!(err instanceof TrainingDiverged)) throw err;
       process.stderr.write(`gradcond: ${err.message}\n`);
-      if (err.summary) process.stdout.write(formatSummary(err.summary).map((l) => `${l}\n`).join(''));
+      if (err.summary) say(formatSummary(err.summary).map((l) => `${l}\n`).join(''));
       process.exitCode = 1;
     } finally {
       signals.release();
