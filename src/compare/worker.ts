@@ -8,7 +8,8 @@ import { executeRun } from './executeRun.js';
 import type { ParentMessage, WorkerMessage } from './pool.js';
 
 const send = (m: WorkerMessage) => process.send?.(m);
-const ready = useBackend(process.env.GRADCOND_BACKEND ?? 'wasm');
+// One thread per worker: the pool runs one process per core already.
+const ready = useBackend(process.env.GRADCOND_BACKEND ?? 'wasm', { threads: 1 });
 let running = Promise.resolve();
 
 process.on('disconnect', () => process.exit(0));

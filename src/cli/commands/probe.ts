@@ -29,6 +29,7 @@ interface ProbeArgs extends DataArgs {
   batches: number;
   json: boolean;
   backend: string;
+  threads: number;
 }
 
 /** `batches` batches of `b` examples from the data set's training split, in a seeded order. */
@@ -65,7 +66,7 @@ export const probeCommand: CommandModule<object, ProbeArgs> = {
       .example('$0 probe --model out/model.json --data batches.json --json', 'metrics on the batches of a data.json')
       .example('$0 probe --model runs/x/checkpoint/model/model.json --data embedded --batch-size 64', 'metrics on 3 batches of the embedded Fashion-MNIST') as never,
   handler: async (args) => {
-    await useBackend(args.backend);
+    await useBackend(args.backend, { threads: args.threads });
     const fromFile = args.data.endsWith('.json') || existsSync(args.data);
     const model = await loadModel(args.model);
     let data: ProbeData | null = null;
