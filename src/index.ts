@@ -27,7 +27,7 @@ export { PROBE_METRICS, type ProbeOptions, type ProbeResult, probe, readProbeDat
 // Policies
 export {
   type Knobs, type Policy, type PolicyContext, type PolicyInput, type PolicyUpdate, type Progress, type RegisteredPolicy,
-  composePolicies, definePolicy, initialUpdate, policyProgress, policyStage, policySteps, progressOf,
+  composePolicies, definePolicy, initialUpdate, isEpochInput, isMetricInput, isStepInput, policyProgress, policyStage, policySteps, progressOf,
 } from './policy.js';
 export { POLICIES, POLICY_NAMES, describePolicies, getPolicy, parsePolicyOptions, resolvePolicy, withRunLength } from '../policies/index.js';
 
