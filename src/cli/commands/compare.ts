@@ -23,8 +23,17 @@ import { progressView, short } from '../progress.js';
 
 export const DEFAULT_POLICIES = ['constant', 'cosine', 'plateau', 'adascale', 'conditioned'];
 
+/** Named sets of policies: the thesis' policies against the baselines of their kind. */
+export const POLICY_PRESETS: Record<string, string[]> = {
+  start: DEFAULT_POLICIES,
+  lr: ['constant', 'step', 'cosine', 'plateau', 'hypergradient', 'adascale', 'step-consistency-lr'],
+  batch: ['constant', 'adabatch', 'cabs', 'divebatch', 'noise-scale', 'goodput', 'batch-dissonance-batch'],
+  thesis: ['constant', 'step-consistency-lr', 'batch-dissonance-batch', 'conditioned'],
+};
+
 export interface CompareArgs extends DataArgs, ModelArgs {
-  policies: string;
+  policies?: string;
+  preset?: string;
   'policy-opt'?: string[];
   seeds: string;
   optimizer: string;
@@ -90,7 +99,9 @@ function budgetOf(a: CompareArgs): Budget {
 }
 
 export function compareSpecOf(a: CompareArgs) {
-  const names = a.policies.split(',').map((s) => s.trim()).filter(Boolean);
+  if (a.policies !== undefined && a.preset !== undefined) throw new UsageError('give --policies or --preset, not both');
+  if (a.preset !== undefined && !Object.hasOwn(POLICY_PRESETS, a.preset)) throw new UsageError(`unknown --preset '${a.preset}': choose ${Object.keys(POLICY_PRESETS).join(', ')}`);
+  const names = (a.policies ?? POLICY_PRESETS[a.preset ?? 'start']!.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
   if (!names.length) throw new UsageError('--policies needs at least one policy');
   const options = policyOptionsOf(a['policy-opt']);
   for (const name of options.keys()) if (!names.includes(name)) throw new UsageError(`--policy-opt names '${name}', which is not in --policies`);
@@ -124,7 +135,8 @@ function timestamp(d = new Date()): string {
 
 export function compareBuilder(y: Argv) {
   return y
-    .option('policies', { type: 'string', default: DEFAULT_POLICIES.join(','), describe: 'policies to compare, comma-separated (gradcond policies lists them); a+b composes' })
+    .option('policies', { type: 'string', describe: `policies to compare, comma-separated (gradcond policies lists them); a+b composes (default: ${DEFAULT_POLICIES.join(',')})` })
+    .option('preset', { type: 'string', describe: `a named set of policies instead: ${Object.entries(POLICY_PRESETS).map(([k, v]) => `${k} = ${v.join(',')}`).join('; ')}` })
     .option('policy-opt', { type: 'string', array: true, describe: 'a policy option, POLICY.OPTION=VALUE (repeatable), e.g. plateau.patience=3' })
     .option('seeds', { type: 'string', default: '3', describe: 'a count (seeds 0..n−1) or a list (4,7,9): each seed gives every policy the same initial weights and data order' })
     .options(modelOptions)
