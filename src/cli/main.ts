@@ -11,6 +11,7 @@ import { compareCommand } from './commands/compare.js';
 import { policiesCommand } from './commands/policies.js';
 import { probeCommand } from './commands/probe.js';
 import { trainCommand } from './commands/train.js';
+import { workerCommand } from './commands/worker.js';
 
 export async function main(argv: string[]): Promise<void> {
   tf.enableProdMode(); // no debug checks and no tfjs banners on the command line
@@ -22,6 +23,7 @@ export async function main(argv: string[]): Promise<void> {
       .command(compareCommand)
       .command(probeCommand)
       .command(policiesCommand)
+      .command(workerCommand)
       .command(benchCommand)
       .demandCommand(1, 'name a command: see --help')
       .strict()

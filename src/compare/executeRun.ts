@@ -24,6 +24,9 @@ import type { RunSpec } from './runSpec.js';
 
 export interface ExecuteOptions {
   resume?: boolean;
+  /** Checkpoint cadence (default: the trainer's, every 60 s); a queue worker ships each checkpoint. */
+  checkpointEvery?: number;
+  checkpointSeconds?: number;
   onProgress?: (p: Progress) => void;
   signal?: AbortSignal;
 }
@@ -50,11 +53,12 @@ function budgetOf(spec: RunSpec, dataSize: number) {
 
 export async function executeRun(spec: RunSpec, dir: string, opts: ExecuteOptions = {}): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
-  const data = loadData(spec.data);
-  const model = await modelOf(spec, data.train.inputShape, data.train.classes);
-  const budget = budgetOf(spec, data.train.size);
-  let examples = 0;
+  let model: tf.LayersModel | null = null;
   try {
+    const data = loadData(spec.data);
+    model = await modelOf(spec, data.train.inputShape, data.train.classes);
+    const budget = budgetOf(spec, data.train.size);
+    let examples = 0;
     await train(model, data.train, {
       ...budget.opts,
       policy: spec.policy.options === undefined ? spec.policy.name : { name: spec.policy.name, options: spec.policy.options },
@@ -68,6 +72,8 @@ export async function executeRun(spec: RunSpec, dir: string, opts: ExecuteOption
       metrics: spec.metrics as TrainOptions['metrics'],
       runDir: dir,
       resume: opts.resume ?? false,
+      checkpointEvery: opts.checkpointEvery,
+      checkpointSeconds: opts.checkpointSeconds,
       overwrite: !opts.resume,
       signal: opts.signal,
       config: { runSpec: spec, data: data.description } as unknown as JsonValue,
@@ -83,6 +89,6 @@ export async function executeRun(spec: RunSpec, dir: string, opts: ExecuteOption
     writeJsonAtomic(path.join(dir, FAILURE_FILE), { message: (err as Error).message });
     throw err;
   } finally {
-    model.dispose();
+    model?.dispose();
   }
 }

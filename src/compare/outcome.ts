@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { MANIFEST_FILE } from '../trace/format.js';
 import { readTrace } from '../trace/index.js';
 import { summarize } from '../trace/summary.js';
 
@@ -64,8 +65,17 @@ function readJson<T>(file: string): T | null {
   }
 }
 
+/** A run that left no trace: failed before it started (failure.json says why), or never ran. */
+function untraced(id: string, failure: { message: string } | null): RunOutcome {
+  return {
+    id, status: failure ? 'failed' : 'incomplete', reason: failure?.message ?? 'no trace: the run never started',
+    steps: 0, examples: 0, wallMs: 0, finalLoss: null, finalValAccuracy: null, bestValAccuracy: null, testLoss: null, testAccuracy: null, validation: [],
+  };
+}
+
 export function outcomeOf(id: string, dir: string): RunOutcome {
   const failure = readJson<{ message: string }>(path.join(dir, FAILURE_FILE));
+  if (!fs.existsSync(path.join(dir, MANIFEST_FILE))) return untraced(id, failure);
   const trace = readTrace(dir);
   const summary = summarize(trace.records);
   const test = readJson<TestResult>(path.join(dir, TEST_FILE));

@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { parsePolicyOptions, withRunLength } from '../../../policies/index.js';
+import { parsePolicyOptions, resolvePolicy, withRunLength } from '../../../policies/index.js';
 import { compare } from '../../compare/compare.js';
 import { type CompareSpecInput, parseCompareSpec } from '../../compare/compareSpec.js';
 import type { Budget } from '../../compare/runSpec.js';
@@ -126,7 +126,9 @@ export function compareSpecOf(a: CompareArgs) {
     ...(a.baseline !== undefined ? { baseline: a.baseline } : {}),
     targetFraction: a.target,
   };
-  return parseCompareSpec(spec);
+  const parsed = parseCompareSpec(spec);
+  for (const p of parsed.policies) resolvePolicy(p.name).validate(p.options); // every policy's options, before any run starts
+  return parsed;
 }
 
 function timestamp(d = new Date()): string {
