@@ -50,6 +50,9 @@ export { compare } from './compare/compare.js';
 export { type RunSpec, parseRunSpec } from './compare/runSpec.js';
 export { executeRun } from './compare/executeRun.js';
 
+// Reports
+export { type ReportDoc, comparisonReport, renderPlot, renderReport, runReport, writeHtml } from './report/index.js';
+
 // Fitness and zero-cost proxies
 export { PROXIES, PROXY_NAMES, type ProxyName, type ProxyOptions, computeProxies, computeProxy } from './fitness/proxies/index.js';
 

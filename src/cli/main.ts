@@ -10,6 +10,7 @@ import { benchCommand } from './commands/bench.js';
 import { compareCommand } from './commands/compare.js';
 import { policiesCommand } from './commands/policies.js';
 import { probeCommand } from './commands/probe.js';
+import { reportCommand } from './commands/report.js';
 import { trainCommand } from './commands/train.js';
 import { workerCommand } from './commands/worker.js';
 
@@ -21,6 +22,7 @@ export async function main(argv: string[]): Promise<void> {
       .usage('$0 <command> [options]\n\nTraining that steers itself by gradient conditioning (TensorFlow.js).')
       .command(trainCommand)
       .command(compareCommand)
+      .command(reportCommand)
       .command(probeCommand)
       .command(policiesCommand)
       .command(workerCommand)

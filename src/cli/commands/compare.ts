@@ -11,12 +11,13 @@ import { compare } from '../../compare/compare.js';
 import { type CompareSpecInput, parseCompareSpec } from '../../compare/compareSpec.js';
 import type { Budget } from '../../compare/runSpec.js';
 import { formatTable } from '../../compare/table.js';
+import { comparisonReport, writeHtml } from '../../report/index.js';
 import { UsageError } from '../../errors.js';
 import { OPTIMIZERS, type OptimizerName } from '../../optimizer/optimizers.js';
 import { PRESET_NAMES } from '../../optimizer/options.js';
 import { DEFAULT_QUEUE } from '../../queue/jobs.js';
 import { PASSWORD_ENV, parseRedisUrl } from '../../queue/redisUrl.js';
-import { queueRunner } from '../../queue/submit.js';
+import { checkWritableDir } from '../../trace/dirs.js';
 import { type DataArgs, dataOptions, dataSpecOf } from '../dataOptions.js';
 import { modelOptions, modelRefOf, type ModelArgs } from '../modelOptions.js';
 import { progressView, short } from '../progress.js';
@@ -54,6 +55,7 @@ export interface CompareArgs extends DataArgs, ModelArgs {
   target: number;
   baseline?: string;
   json: boolean;
+  report: boolean;
   quiet: boolean;
   backend: string;
   queue?: string;
@@ -161,6 +163,7 @@ export function compareBuilder(y: Argv) {
     .option('target', { type: 'number', default: 0.95, describe: 'time to target: this fraction of the best validation accuracy any run reached' })
     .option('baseline', { type: 'string', describe: "the policy others are tested against (default 'constant' if compared)" })
     .option('json', { type: 'boolean', default: false, describe: 'print compare.json instead of the table' })
+    .option('report', { type: 'boolean', default: true, describe: 'write report.html into the comparison directory (--no-report: do not)' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' })
     .option('queue', { type: 'string', describe: `run on workers through a queue on Redis instead of here: redis://[user:password@]host[:port][/db], rediss:// for TLS (or the password in $${PASSWORD_ENV}); start them with gradcond worker` })
     .option('queue-name', { type: 'string', defaultDescription: DEFAULT_QUEUE, describe: 'the queue (with --queue): workers take runs from the queue of this name' });
@@ -170,20 +173,25 @@ export async function runCompare(args: CompareArgs): Promise<void> {
   const spec = compareSpecOf(args);
   if (!(Number.isInteger(args.jobs) && args.jobs > 0)) throw new UsageError(`--jobs must be a positive integer, got ${args.jobs}`);
   const out = args.out ?? path.join('runs', `compare-${timestamp()}`);
+  checkWritableDir(out, 'comparison directory'); // at once, before any worker starts (a path under /proc once hung here)
   const view = progressView({ quiet: args.quiet || args.json });
   const runs = spec.policies.length * spec.seeds.length;
   if (args['queue-name'] !== undefined && args.queue === undefined) throw new UsageError('--queue-name applies only with --queue');
   const where = args.queue !== undefined ? `through queue '${args['queue-name'] ?? DEFAULT_QUEUE}' on ${parseRedisUrl(args.queue).display}` : `on ${args.jobs} worker(s)`;
   view.log(`comparing ${spec.policies.map((p) => p.name).join(', ')} × ${spec.seeds.length} seed(s) = ${runs} runs ${where}; budget ${spec.budget.value} ${spec.budget.kind} per run; into ${out}`);
-  const runner = args.queue !== undefined ? queueRunner({ url: args.queue, queueName: args['queue-name'], compareDir: out, log: view.log }) : undefined;
+  // The queue's client (bullmq) loads only when a queue is asked for: it is slow to import.
+  const queueRunner = args.queue !== undefined ? (await import('../../queue/submit.js')).queueRunner : undefined;
+  const runner = queueRunner !== undefined ? queueRunner({ url: args.queue, queueName: args['queue-name'], compareDir: out, log: view.log }) : undefined;
   const file = await compare(spec, out, {
     jobs: args.jobs, resume: args.resume, overwrite: args.overwrite, ...(runner ? { runner } : {}),
     onProgress: (p) => view.update(p.id, p.fraction, { step: p.step, epoch: p.epoch, loss: short(p.loss), lr: short(p.learningRate), batch: p.batchSize }),
     onFinished: (f, done, total) => view.log(`${f.id}: ${f.error ? `failed: ${f.error}` : 'finished'} (${done}/${total})`),
   });
   view.stop();
+  const report = path.join(out, 'report.html');
+  if (args.report) await writeHtml(comparisonReport(out), report);
   if (args.json) process.stdout.write(`${JSON.stringify(file)}\n`);
-  else process.stdout.write(`${formatTable(file.table!)}\n\ncomparison in ${out}\n`);
+  else process.stdout.write(`${formatTable(file.table!)}\n\ncomparison in ${out}${args.report ? `; report ${report}` : ''}\n`);
 }
 
 export const compareCommand: CommandModule<object, CompareArgs> = {
