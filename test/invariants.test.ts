@@ -297,13 +297,13 @@ describe('invariants', () => {
       model.dispose();
     });
 
-    test('inference mode: the exact loop, finite metrics', () => {
+    test('inference mode: the batched pass (an affine map per channel), finite metrics', () => {
       const model = bnModel();
       const loss = perExampleLoss('categoricalCrossentropy');
       const x = seededTensor([6, 5], 100);
       const y = oneHot(6, 3);
       const m = measureBatch({ model, loss, mask: null, eta: 1e-3 }, x, y, [...PASS_GROUPS, 'weightPerturbation'], defaultOpts());
-      assert.equal(m.perExamplePath?.path, 'loop');
+      assert.equal(m.perExamplePath?.path, 'batched');
       for (const name of ['coherence', 'stableRankW', 'rankW', 'stableRankX', 'rankX', 'kappaX', 'kappaW'] as const) {
         const v = val(m.values, name);
         assert.ok(Number.isFinite(v), `${name}: ${v}`);

@@ -91,13 +91,13 @@ describe('train', () => {
   test('bad options are UsageErrors', async () => {
     const m = model();
     await assert.rejects(train(m, data, { ...BASE, epochs: 1, steps: 2 }), UsageError);
-    await assert.rejects(train(m, data, { ...BASE, batchSize: 0 }), /batchSize must be a positive integer/);
+    await assert.rejects(train(m, data, { ...BASE, batchSize: 0 }), /^UsageError: batchSize \(--batch-size\) must be a positive integer, got 0$/);
     await assert.rejects(train(m, data, { ...BASE, learningRate: Number.NaN }), UsageError);
     await assert.rejects(train(m, data, { ...BASE, policy: 'nope' }), /unknown policy 'nope'/);
     await assert.rejects(train(m, data, { ...BASE, resume: true }), /resume needs a run directory/);
     await assert.rejects(train(m, data, { ...BASE, resume: true, runDir: runDir('empty') }), /no checkpoint/);
-    await assert.rejects(train(m, data, { ...BASE, validateEvery: 5 } as TrainOptions), /^UsageError: unknown train option\(s\) validateEvery \(known: policy, /);
-    await assert.rejects(train(m, data, { ...BASE, maxSeconds: 0 }), /maxSeconds must be a positive number, got 0/);
+    await assert.rejects(train(m, data, { ...BASE, validatEvery: 5 } as TrainOptions), /^UsageError: unknown option 'validatEvery' for train\(\): known options are policy, /);
+    await assert.rejects(train(m, data, { ...BASE, maxSeconds: 0 }), /^UsageError: maxSeconds \(--max-seconds\) must be a positive finite number, got 0$/);
     await assert.rejects(train(m, data, { ...BASE, policy: { name: 'adabatch', options: { every: 0 } } }), /policy 'adabatch': option 'every'/);
     m.dispose();
   });
