@@ -36,7 +36,7 @@ export { type LoadedData, loadData } from './data/registry.js';
 export { DATA_NAMES, DataSpecSchema, parseDataSpec, specFromFlags } from './data/spec.js';
 export { type Dataset, batchTensors } from './data/dataset.js';
 export { dynamicBatches } from './data/dynamicBatches.js';
-export { MODELS, buildModel } from './models/zoo.js';
+export { CReLU, MODELS, MODEL_NAMES, ModelOptionsSchema, ZOO, buildModel, describeModels } from './models/zoo.js';
 export { loadModel, saveModel } from './models/io.js';
 
 // Training, traces, comparisons
