@@ -1,5 +1,7 @@
 /**
- * gradcond's public API. Importing it changes nothing in tfjs: call `useBackend` first.
+ * gradcond's public API. Importing it changes nothing in tfjs: call `useBackend` first. Reports
+ * (vega) and sweeps (bullmq) are separate entry points, `gradcond/report` and `gradcond/queue`,
+ * so that training code does not load them.
  */
 // Backend
 export { BACKEND_CHOICES, type BackendChoice, defaultThreads, useBackend } from './backend/backend.js';
@@ -49,9 +51,6 @@ export { type CompareSpec, parseCompareSpec } from './compare/compareSpec.js';
 export { compare } from './compare/compare.js';
 export { type RunSpec, parseRunSpec } from './compare/runSpec.js';
 export { executeRun } from './compare/executeRun.js';
-
-// Reports
-export { type ReportDoc, comparisonReport, renderPlot, renderReport, runReport, writeHtml } from './report/index.js';
 
 // Fitness and zero-cost proxies
 export { PROXIES, PROXY_NAMES, type ProxyName, type ProxyOptions, computeProxies, computeProxy } from './fitness/proxies/index.js';

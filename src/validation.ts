@@ -13,10 +13,13 @@ export function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-/** How messages name an option: `budget`, or `batchSize (--batch-size)`. */
+/** Options whose command-line flag is not the kebab-case of their name; null: no flag at all. */
+const FLAG_OF: Readonly<Record<string, string | null>> = { learningRate: 'lr', onStep: null, onEpoch: null, inputShape: null, testExamples: null };
+
+/** How messages name an option: `budget`, `batchSize (--batch-size)`, `learningRate (--lr)`. */
 export function optionLabel(name: string): string {
-  const flag = kebab(name);
-  return flag === name ? name : `${name} (--${flag})`;
+  const flag = Object.hasOwn(FLAG_OF, name) ? FLAG_OF[name] : kebab(name);
+  return flag === null || flag === name ? name : `${name} (--${flag})`;
 }
 
 /** A value as a message shows it: numbers and strings as typed, anything else as JSON. */
@@ -40,6 +43,11 @@ const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFin
 
 export const positiveInt = (name: string) => check<number>(name, 'a positive integer', (v) => isNum(v) && Number.isInteger(v) && v > 0);
 export const nonNegativeInt = (name: string) => check<number>(name, 'a non-negative integer', (v) => isNum(v) && Number.isInteger(v) && v >= 0);
+/** An integer of at least `min`. */
+export const intAtLeast = (name: string, min: number) => check<number>(name, `an integer ≥ ${min}`, (v) => isNum(v) && Number.isInteger(v) && v >= min);
+/** A non-empty list of positive integers (a shape). */
+export const positiveIntList = (name: string) =>
+  check<number[]>(name, 'a non-empty list of positive integers', (v) => Array.isArray(v) && v.length > 0 && v.every((d) => isNum(d) && Number.isInteger(d) && d > 0));
 export const integer = (name: string) => check<number>(name, 'an integer', (v) => isNum(v) && Number.isInteger(v));
 export const positiveNumber = (name: string) => check<number>(name, 'a positive finite number', (v) => isNum(v) && v > 0);
 export const nonNegativeNumber = (name: string) => check<number>(name, 'a non-negative finite number', (v) => isNum(v) && v >= 0);
@@ -51,7 +59,9 @@ export const fraction = (name: string) => check<number>(name, 'a fraction in (0,
 export const oneOf = <T extends string>(name: string, choices: readonly T[]) =>
   check<T>(name, `one of ${choices.join(', ')}`, (v) => typeof v === 'string' && (choices as readonly string[]).includes(v));
 export const bool = (name: string) => check<boolean>(name, 'true or false', (v) => typeof v === 'boolean');
-export const text = (name: string) => check<string>(name, 'a string', (v) => typeof v === 'string' && v.length > 0);
+export const text = (name: string) => check<string>(name, 'a non-empty string', (v) => typeof v === 'string' && v.length > 0);
+/** A function (a callback option). */
+export const func = <T>(name: string) => check<T>(name, 'a function', (v) => typeof v === 'function');
 
 /** The first problem of a failed parse, as one line. */
 export function firstProblem(error: z.ZodError, what: string, known?: readonly string[]): string {

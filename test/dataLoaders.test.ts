@@ -187,9 +187,9 @@ test('data specs: zod schema exported for run specs; each problem is one line', 
   throwsUsage(() => loadData({ name: 'mnist' } as never), /unknown data 'mnist': choose embedded, fashion-mnist, synthetic, csv, json/);
   throwsUsage(() => loadData('mnist', 10, 0), /unknown data 'mnist'/);
   throwsUsage(() => loadData({ name: 'embedded', exmaples: 3 } as never), /data spec: Unrecognized key: "exmaples"/);
-  throwsUsage(() => loadData({ name: 'csv' } as never), /data spec file: Invalid input/);
+  throwsUsage(() => loadData({ name: 'csv' } as never), /file must be a non-empty string, got nothing/);
   throwsUsage(() => loadData({ name: 'csv', file: 'a.csv', fractions: { train: 0.5, validation: 0.1, test: 0.1 } }), /data spec fractions: train \+ validation \+ test must sum to 1/);
-  throwsUsage(() => loadData({ name: 'embedded', examples: 0 }), /data spec examples: Too small/);
+  throwsUsage(() => loadData({ name: 'embedded', examples: 0 }), /examples must be a positive integer, got 0/);
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -209,7 +209,7 @@ test('validators: the first problem as one line, from the zod schemas', () => {
   // Measured quantities may be non-finite on the way in: writers store them as null.
   assert.equal(stepEventProblem({ ...stepEvent(0), loss: Number.NaN, gradNorm: Number.POSITIVE_INFINITY }), null);
   assert.equal(metricSampleProblem({ ...sample(0, {}), reasons: { a: 3 } }), "reasons['a'] must be a string");
-  assert.equal(lifecycleEventProblem({ kind: 'pause', wallTime: 3 }), "field 'kind' must be one of start, epoch, end, stop, health");
+  assert.equal(lifecycleEventProblem({ kind: 'pause', wallTime: 3 }), "field 'kind' must be one of start, epoch, end, stop, health, validation");
   assert.ok(isLifecycleEvent({ kind: 'health', wallTime: 3, step: 4, finding: 'loss-spike', message: 'spike' }));
 });
 

@@ -330,7 +330,7 @@ test('docs/trace.md names every record field and metric group, and its example r
   w.update(decision(1));
   w.event({ kind: 'end', step: 2, wallTime: 8 });
   w.close();
-  const script = path.join(dir, 'example.ts');
+  const script = path.join(dir, 'example.mts'); // an ES module, as gradcond is
   fs.writeFileSync(script, code.replace("from 'gradcond'", `from ${JSON.stringify(path.join(ROOT, 'src/index.ts'))}`));
   const out = await new Promise<string>((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', script, dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -4,7 +4,8 @@ import type { DataSpec } from '../data/spec.js';
 
 /** No defaults beyond `data`: a flag that was not typed must stay undefined (see specFromFlags). */
 export const dataOptions = {
-  data: { choices: DATA_NAMES, default: 'embedded' as const, describe: 'data set: embedded (Fashion-MNIST subset shipped with gradcond), fashion-mnist (full, --data-dir), synthetic, csv / json (--data-file)' },
+  // No yargs `choices` here or below: the data spec checks the name, with the message the library gives.
+  data: { type: 'string', default: 'embedded' as const, describe: `data set, one of ${DATA_NAMES.join(', ')}: embedded (Fashion-MNIST subset shipped with gradcond), fashion-mnist (full, --data-dir), synthetic, csv / json (--data-file)` },
   'data-dir': { type: 'string', describe: "Fashion-MNIST's idx directory (default /usr/share/datasets/fashion-mnist, Debian's dataset-fashion-mnist)" },
   'data-file': { type: 'string', describe: 'the CSV (header row, numeric features) or data.json file of --data csv / json' },
   'label-column': { type: 'string', describe: 'CSV: the label column (default "label")' },

@@ -6,7 +6,8 @@
  */
 export const EXIT = { ok: 0, failed: 1, usage: 2, sigint: 130, sigterm: 143 } as const;
 
-const USAGE = new Set(['UsageError', 'TraceError', 'ZodError']);
+// UnsupportedError: a model the engine cannot measure (the user's model, so bad input).
+const USAGE = new Set(['UsageError', 'TraceError', 'ZodError', 'UnsupportedError']);
 const FAILED_RUN = new Set(['TrainingDiverged', 'NonFiniteStep']);
 
 /** A kernel the backend lacks, named with the backend to use instead. */
@@ -28,7 +29,8 @@ export interface ExitReport {
 /** What the CLI prints and returns for `err`. */
 export function exitReport(err: unknown): ExitReport {
   const e = err instanceof Error ? err : new Error(String(err));
-  const first = (e.message || e.name).split('\n')[0]!.trim();
+  // tf.data rethrows an error from inside a data set's generator with this prefix added.
+  const first = (e.message || e.name).split('\n')[0]!.trim().replace(/^Error thrown while iterating through a dataset: /, '');
   if (USAGE.has(e.name)) return { code: EXIT.usage, line: first };
   if (FAILED_RUN.has(e.name)) return { code: EXIT.failed, line: first };
   const signal = (e as { signal?: string }).signal;
@@ -43,6 +45,18 @@ export function exitReport(err: unknown): ExitReport {
     return { code: EXIT.usage, line: `${io.syscall} ${io.path ?? ''}: ${io.code}`.replace(/\s+:/, ':') };
   }
   return { code: EXIT.failed, line: `unexpected error: ${first}`, stack: e.stack };
+}
+
+/**
+ * Writes what the user sees for `err` — "gradcond: <line>", then the stack only when asked for
+ * (`debug`), else a hint that it can be — and returns the exit code.
+ */
+export function printError(err: unknown, debug: boolean, write: (text: string) => void): number {
+  const report = exitReport(err);
+  const hint = report.stack && !debug ? ' (GRADCOND_DEBUG=1 shows the stack)' : '';
+  write(`gradcond: ${report.line}${hint}\n`);
+  if (report.stack && debug) write(`${report.stack}\n`);
+  return report.code;
 }
 
 /** Whether the user asked for stacks. */

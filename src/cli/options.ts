@@ -3,9 +3,9 @@ import { BACKEND_CHOICES, defaultThreads } from '../backend/backend.js';
 
 export const backendOption = {
   backend: {
-    choices: BACKEND_CHOICES,
+    type: 'string',
     default: 'auto' as const,
-    describe: 'tfjs backend: auto = node-gpu, then node (if installed), else wasm with gradcond kernels',
+    describe: `tfjs backend, one of ${BACKEND_CHOICES.join(', ')}: auto = node-gpu, then node (if installed), else wasm with gradcond kernels`,
   },
   threads: {
     type: 'number',

@@ -10,8 +10,10 @@
  *
  * Tensors: each batch's `xs` and `ys` are the consumer's to dispose (`fitDataset` does).
  */
+import { z } from 'zod';
 import { tf } from '../backend/tf.js';
 import { UsageError } from '../errors.js';
+import { integer, optionLabel, parseOptions, positiveInt, show } from '../validation.js';
 import { batchTensors, type Dataset } from './dataset.js';
 import { epochPermutation } from './random.js';
 
@@ -43,29 +45,48 @@ export interface Batch extends tf.TensorContainerObject {
   ys: tf.Tensor;
 }
 
+/**
+ * The options, checked where they are given with the messages train() and the CLI give for the
+ * same values ("batchSize (--batch-size) must be a positive integer, got 0").
+ */
+const DynamicBatchOptionsSchema = z
+  .object({
+    batchSize: z.custom<number | (() => number)>((v) => typeof v === 'function' || (typeof v === 'number' && Number.isInteger(v) && v > 0), {
+      error: (i) => `${optionLabel('batchSize')} must be a positive integer${typeof i.input === 'number' ? '' : ' or a function returning one'}, got ${show(i.input)}`,
+    }),
+    optimizer: z
+      .custom<BatchSizeSource>((v) => typeof v === 'object' && v !== null && typeof (v as BatchSizeSource).bindBatchSource === 'function', {
+        error: (i) => `optimizer must be a conditioned optimizer (it has bindBatchSource), got ${show(i.input)}`,
+      })
+      .optional(),
+    seed: integer('seed'),
+    epochs: positiveInt('epochs').optional(),
+  })
+  .strict();
+
 function batchSizeGetter(opts: DynamicBatchOptions): () => number {
   const { batchSize, optimizer } = opts;
   if (typeof batchSize === 'function') {
     if (optimizer) throw new UsageError('dynamicBatches: give the optimizer and a starting batch size, not a getter as well');
     return batchSize;
   }
-  const start = nextSize(() => batchSize);
-  if (!optimizer) return () => start;
-  optimizer.bindBatchSource(start);
-  return () => optimizer.batchSize || start;
+  if (!optimizer) return () => batchSize;
+  optimizer.bindBatchSource(batchSize);
+  return () => optimizer.batchSize || batchSize;
 }
 
+/** The next batch size from a getter: a positive integer, or the same message as for the option. */
 function nextSize(get: () => number): number {
   const b = get();
-  if (!(Number.isInteger(b) && b > 0)) throw new UsageError(`dynamicBatches: batchSize() must return a positive integer, got ${b}`);
+  if (!(Number.isInteger(b) && b > 0)) throw new UsageError(`dynamicBatches: batchSize() must return a positive integer, got ${show(b)}`);
   return b;
 }
 
-export function dynamicBatches(ds: Dataset, opts: DynamicBatchOptions): tf.data.Dataset<Batch> {
+export function dynamicBatches(ds: Dataset, options: DynamicBatchOptions): tf.data.Dataset<Batch> {
+  const opts = parseOptions(DynamicBatchOptionsSchema, options, 'dynamicBatches()', Object.keys(DynamicBatchOptionsSchema.shape)) as DynamicBatchOptions;
   const passes = opts.epochs ?? 1;
-  const size = batchSizeGetter(opts);
-  if (!(Number.isInteger(passes) && passes > 0)) throw new UsageError(`dynamicBatches: epochs must be a positive integer, got ${passes}`);
   if (ds.size === 0) throw new UsageError(`dynamicBatches: data set '${ds.name}' is empty`);
+  const size = batchSizeGetter(opts);
   let epoch = 0;
   function* batches(): Generator<Batch> {
     for (let pass = 0; pass < passes; pass++) {

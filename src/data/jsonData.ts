@@ -20,21 +20,40 @@ export const DataJsonSchema = z.object({
 
 const FORMAT = '{"loss"?, "batches": [{"x": [...], "y": [...]}, ...]}';
 
+/**
+ * The most levels of nesting a value may have: an example is at most a few dimensions deep, so
+ * deeper input is a mistake, refused in one line (never a stack overflow or a message that
+ * prints thousands of dimensions).
+ */
+export const MAX_NESTING = 16;
+
 /** Appends the numbers of a rectangular nested array to `out`; returns its shape. */
-function flatten(v: unknown, where: string, out: number[]): number[] {
+function flatten(v: unknown, where: string, out: number[], depth = 0): number[] {
   if (typeof v === 'number') {
     if (!Number.isFinite(Math.fround(v))) throw new UsageError(`${where}: ${v} is not a finite (float32) number`);
     out.push(v);
     return [];
   }
   if (!Array.isArray(v)) throw new UsageError(`${where}: ${JSON.stringify(v) ?? String(v)} is not a number`);
+  if (depth >= MAX_NESTING) throw new UsageError(`${where}: nested more than ${MAX_NESTING} levels deep (an array of numbers has at most ${MAX_NESTING} dimensions)`);
   if (v.length === 0) throw new UsageError(`${where}: empty array`);
-  const inner = flatten(v[0], where, out);
+  const inner = flatten(v[0], where, out, depth + 1);
   for (let k = 1; k < v.length; k++) {
-    const s = flatten(v[k], where, out);
+    const s = flatten(v[k], where, out, depth + 1);
     if (s.join() !== inner.join()) throw new UsageError(`${where}: ragged array (entries of shape [${inner}] and [${s}])`);
   }
   return [v.length, ...inner];
+}
+
+/**
+ * The numbers and shape of a rectangular nested array of finite float32 numbers; anything else
+ * (a string, NaN written as text, 1e39, a ragged or too deeply nested array) is a UsageError
+ * that starts with `where`.
+ */
+export function nestedNumbers(v: unknown, where: string): { values: number[]; shape: number[] } {
+  const values: number[] = [];
+  const shape = flatten(v, where, values);
+  return { values, shape };
 }
 
 function parseFile(path: string, raw: Buffer): z.infer<typeof DataJsonSchema> {

@@ -17,7 +17,7 @@ import { readJsonData } from './jsonData.js';
 import { atMost, balancedDraw, DEFAULT_FRACTIONS, fractionSplit, subSeed } from './split.js';
 import { parseDataSpec, type DataName, type DataSpec, type DataSpecInput } from './spec.js';
 import { applyStandardization, fitStandardization } from './standardize.js';
-import { syntheticClusters } from './synthetic.js';
+import { checkSyntheticSize, syntheticClusters } from './synthetic.js';
 
 /** What the run manifest records about the data (plain JSON). */
 export type DataDescription = {
@@ -107,6 +107,7 @@ function loadSynthetic(spec: Extract<DataSpec, { name: 'synthetic' }>): LoadedDa
   const n = spec.examples ?? SYNTHETIC_DEFAULTS.examples;
   const v = spec.valExamples ?? SYNTHETIC_DEFAULTS.valExamples;
   const t = spec.testExamples ?? SYNTHETIC_DEFAULTS.testExamples;
+  checkSyntheticSize(n + v + t, spec.inputShape.reduce((a, b) => a * b, 1), `${n} training + ${v} validation + ${t} test examples`);
   const all = syntheticClusters({ size: n + v + t, seed: spec.seed, classes: spec.classes, noise: spec.noise, inputShape: spec.inputShape });
   const train = take(all, n);
   const validation = nonEmpty(take(all, v, n));

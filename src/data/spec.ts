@@ -9,14 +9,16 @@
  */
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
+import { bool, intAtLeast, integer, nonNegativeInt, optionLabel, positiveInt, positiveIntList, positiveNumber, text } from '../validation.js';
 import { FASHION_MNIST_DIR } from './fashionMnist.js';
 
-const count = z.number().int().nonnegative();
+// Messages name the option and its flag, as the CLI and train() do: "examples must be a positive
+// integer, got -5".
 const common = {
-  seed: z.number().int().default(0),
-  examples: z.number().int().positive().optional(),
-  valExamples: count.optional(),
-  testExamples: count.optional(),
+  seed: integer('seed').default(0),
+  examples: positiveInt('examples').optional(),
+  valExamples: nonNegativeInt('valExamples').optional(),
+  testExamples: nonNegativeInt('testExamples').optional(),
 };
 
 const Fractions = z
@@ -24,26 +26,26 @@ const Fractions = z
   .refine((f) => Math.abs(f.train + f.validation + f.test - 1) <= 1e-9, { message: 'train + validation + test must sum to 1' });
 
 const fileOptions = {
-  file: z.string().min(1),
+  file: text('file'),
   /** Train/validation/test fractions of the shuffled rows (default 0.8/0.1/0.1). */
   fractions: Fractions.optional(),
   /** Standardise features with the training split's per-feature mean and std. */
-  standardize: z.boolean().default(false),
+  standardize: bool('standardize').default(false),
   /** Number of classes, when some classes do not occur in the file. */
-  classes: z.number().int().min(2).optional(),
+  classes: intAtLeast('classes', 2).optional(),
 };
 
 export const DataSpecSchema = z.discriminatedUnion('name', [
   z.strictObject({ name: z.literal('embedded'), ...common }),
-  z.strictObject({ name: z.literal('fashion-mnist'), dataDir: z.string().min(1).default(FASHION_MNIST_DIR), ...common }),
+  z.strictObject({ name: z.literal('fashion-mnist'), dataDir: text('dataDir').default(FASHION_MNIST_DIR), ...common }),
   z.strictObject({
     name: z.literal('synthetic'),
     ...common,
-    classes: z.number().int().min(2).default(10),
-    noise: z.number().positive().default(1),
-    inputShape: z.array(z.number().int().positive()).min(1).default([28, 28, 1]),
+    classes: intAtLeast('classes', 2).default(10),
+    noise: positiveNumber('noise').default(1),
+    inputShape: positiveIntList('inputShape').default([28, 28, 1]),
   }),
-  z.strictObject({ name: z.literal('csv'), ...fileOptions, labelColumn: z.string().min(1).default('label'), ...common }),
+  z.strictObject({ name: z.literal('csv'), ...fileOptions, labelColumn: text('labelColumn').default('label'), ...common }),
   z.strictObject({ name: z.literal('json'), ...fileOptions, ...common }),
 ]);
 
@@ -63,7 +65,10 @@ export function parseDataSpec(raw: unknown): DataSpec {
   }
   const parsed = DataSpecSchema.safeParse(raw);
   if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
+  const issue = parsed.error.issues[0]!;
+  // The option schemas write whole messages that start with the option's name ("examples must be …").
+  const key = issue.path.at(-1);
+  if (key !== undefined && issue.message.startsWith(optionLabel(String(key)))) throw new UsageError(issue.message);
   throw new UsageError(`data spec${issue.path.length ? ` ${issue.path.join('.')}` : ''}: ${issue.message}`);
 }
 

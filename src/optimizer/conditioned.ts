@@ -317,7 +317,10 @@ export class ConditionedOptimizer extends tf.Optimizer {
     this.complete();
     this.capture?.uninstall();
     this.stats.dispose();
+    // tfjs' MomentumOptimizer.dispose leaves the −lr scalar its SGD base keeps (`c`): free it too.
+    const c = (this.inner as unknown as { c?: tf.Tensor }).c;
     this.inner.dispose();
+    if (c !== undefined && !c.isDisposed) c.dispose();
     super.dispose();
   }
 

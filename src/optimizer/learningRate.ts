@@ -6,6 +6,8 @@
  * `setLearningRate`.
  */
 import { tf } from '../backend/tf.js';
+import { UsageError } from '../errors.js';
+import { optionLabel, show } from '../validation.js';
 
 interface HasLearningRate {
   learningRate?: number;
@@ -19,7 +21,8 @@ export function getLearningRate(optimizer: tf.Optimizer): number {
 }
 
 export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
-  if (!(lr > 0 && Number.isFinite(lr))) throw new RangeError(`learning rate must be a positive finite number, got ${lr}`);
+  // The message train() and the CLI give for the same value.
+  if (!(typeof lr === 'number' && lr > 0 && Number.isFinite(lr))) throw new UsageError(`${optionLabel('learningRate')} must be a positive finite number, got ${show(lr)}`);
   const o = optimizer as unknown as HasLearningRate;
   getLearningRate(optimizer); // throws for optimizers without one
   if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);

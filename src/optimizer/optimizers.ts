@@ -4,6 +4,8 @@
  * whose 0.01 barely moves the project's example tasks in a few epochs: 0.1 trains them.
  */
 import { tf } from '../backend/tf.js';
+import { UsageError } from '../errors.js';
+import { show } from '../validation.js';
 
 export interface OptimizerEntry {
   create: (learningRate: number) => tf.Optimizer;
@@ -19,3 +21,9 @@ export const OPTIMIZERS = {
 
 export type OptimizerName = keyof typeof OPTIMIZERS;
 export const OPTIMIZER_NAMES = Object.keys(OPTIMIZERS) as OptimizerName[];
+
+/** The learning rate `name` starts from; a UsageError (the trainer's message) for an unknown name. */
+export function defaultLearningRate(name: unknown): number {
+  if (typeof name !== 'string' || !Object.hasOwn(OPTIMIZERS, name)) throw new UsageError(`optimizer must be one of ${OPTIMIZER_NAMES.join(', ')}, got ${show(name)}`);
+  return OPTIMIZERS[name as OptimizerName].defaultLearningRate;
+}

@@ -16,7 +16,7 @@
  */
 import * as path from 'node:path';
 import type { Observable, Subscription } from 'rxjs';
-import { createLogger, logger, setLogger, type Logger } from '../log.js';
+import { createLogger, setLogger, type Logger } from '../log.js';
 import type { EpochEvent, LifecycleEvent, PolicyDecision } from '../stream/types.js';
 import { SUMMARY_FILE, TraceError, type RunManifest, type TraceRecord } from './format.js';
 import { openRun, startMsOf, type OpenMode } from './openRun.js';
@@ -80,7 +80,8 @@ export class Recorder {
         throw err;
       }
     }
-    this.log = this.installed?.mine ?? logger();
+    // Without a run directory or the console asked for, the run's own lines go nowhere: a library stays quiet.
+    this.log = this.installed?.mine ?? createLogger({ console: false });
   }
 
   /** Milliseconds since the run started. */

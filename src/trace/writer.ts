@@ -20,6 +20,7 @@ import {
   type PolicyDecision,
   type StepEvent,
 } from '../stream/types.js';
+import { makeDirs } from './dirs.js';
 import { MANIFEST_FILE, TRACE_FILE, TraceError, type RunManifest, type TraceRecord } from './format.js';
 
 export interface CreateRunOptions {
@@ -173,7 +174,7 @@ export class TraceWriter {
  * unless `overwrite`.
  */
 export function createRun(dir: string, manifest: RunManifest, opts: CreateRunOptions = {}): TraceWriter {
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirs(dir, 'run directory');
   const manifestPath = path.join(dir, MANIFEST_FILE);
   const tracePath = path.join(dir, TRACE_FILE);
   const existing = [manifestPath, tracePath].find((f) => fs.existsSync(f));

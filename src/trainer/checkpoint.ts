@@ -24,6 +24,7 @@ import { UsageError } from '../errors.js';
 import { loadModel, saveModel } from '../models/io.js';
 import type { Knobs } from '../policy.js';
 import { schemaProblem } from '../stream/types.js';
+import { makeDirs } from '../trace/dirs.js';
 import type { JsonValue } from '../trace/format.js';
 import type { HealthState } from './health.js';
 
@@ -119,7 +120,7 @@ export function removeCheckpoints(runDir: string): void {
 
 /** True when `runDir` has a checkpoint (complete or not). */
 export function hasCheckpoint(runDir: string): boolean {
-  return fs.existsSync(runDir) && fs.readdirSync(runDir).some((f) => f === CHECKPOINT_DIR || f === `${CHECKPOINT_DIR}.old`);
+  return fs.existsSync(runDir) && fs.statSync(runDir).isDirectory() && fs.readdirSync(runDir).some((f) => f === CHECKPOINT_DIR || f === `${CHECKPOINT_DIR}.old`);
 }
 
 /** Writes `<runDir>/checkpoint/` atomically (see the module comment). */
@@ -142,7 +143,7 @@ export async function writeCheckpoint(
     const badState = nonFinite(weights);
     if (badState !== null) throw new Error(`refusing to write a checkpoint: the optimizer's '${badState}' holds a non-finite value`);
     fs.rmSync(tmp, { recursive: true, force: true });
-    fs.mkdirSync(tmp, { recursive: true });
+    makeDirs(tmp, 'checkpoint directory');
     await saveModel(model, path.join(tmp, 'model'));
     for (const { name, tensor } of weights) {
       const dtype = tensor.dtype === 'int32' ? 'int32' : 'float32';

@@ -21,6 +21,7 @@
  * findings and the next state; the state is JSON, so checkpoints keep it.
  */
 import { UsageError } from '../errors.js';
+import { show } from '../validation.js';
 import type { HealthFindingName, StepEvent } from '../stream/types.js';
 
 export interface HealthRules {
@@ -84,6 +85,7 @@ export function initialHealth(): HealthState {
 
 /** The default rules with `over` applied; a UsageError for a value that is not a positive number. */
 export function healthRules(over: Partial<HealthRules> = {}): HealthRules {
+  if (typeof over !== 'object' || over === null || Array.isArray(over)) throw new UsageError(`health must be an object of rule overrides, got ${show(over)}`);
   const rules = { ...HEALTH_RULES, ...over };
   for (const [k, v] of Object.entries(over)) {
     if (!Object.hasOwn(HEALTH_RULES, k)) throw new UsageError(`unknown health rule '${k}': choose one of ${Object.keys(HEALTH_RULES).join(', ')}`);

@@ -292,10 +292,19 @@ export class TrainingLoop {
         await yieldToEventLoop();
       }
       return await this.finish();
+    } catch (err) {
+      // Divergence recorded its own stop; anything else is recorded here, so the trace says why it ended.
+      if (!(err instanceof TrainingDiverged)) this.event({ kind: 'stop', epoch: this.lastEpoch(), message: `failed: ${firstLine(err)}` });
+      throw err;
     } finally {
       this.out.complete();
     }
   }
+}
+
+function firstLine(err: unknown): string {
+  const e = err instanceof Error ? err : new Error(String(err));
+  return (e.message || e.name).split('\n')[0]!.trim();
 }
 
 type EpochNumbers = Pick<EpochEvent, 'loss' | 'accuracy' | 'valLoss' | 'valAccuracy'>;

@@ -4,15 +4,18 @@ import type { Dataset } from '../data/dataset.js';
 import { z } from 'zod';
 import { LOSS_NAMES } from '../engine/losses.js';
 import { UsageError } from '../errors.js';
-import { bool, integer, oneOf, parseOptions, positiveInt, positiveNumber, show, text } from '../validation.js';
+import { bool, func, integer, oneOf, parseOptions, positiveInt, positiveNumber, show, text } from '../validation.js';
+import { LOG_LEVELS, logger } from '../log.js';
 import type { ConditionedOptions } from '../optimizer/conditioned.js';
+import { ConditionedOptionsSchema } from '../optimizer/options.js';
 import { OPTIMIZERS, type OptimizerName } from '../optimizer/optimizers.js';
 import type { PolicyChoice } from '../optimizer/options.js';
 import type { Knobs } from '../policy.js';
 import type { EpochEvent, StepEvent } from '../stream/types.js';
 import type { JsonValue } from '../trace/format.js';
 import type { RunSummary } from '../trace/summary.js';
-import type { HealthRules } from './health.js';
+import { healthRules, type HealthRules } from './health.js';
+import { checkDataset } from './preflight.js';
 
 /**
  * A policy by registry name ('a+b' composes) or by name with its options: what the conditioned
@@ -104,6 +107,19 @@ export interface TrainResult {
  * and signals are checked for their kind only.
  */
 const anything = z.custom<unknown>(() => true);
+/** The losses of one-hot targets, which is what the trainer makes of class labels. */
+const TRAIN_LOSSES = LOSS_NAMES.filter((l) => l !== 'sparseCategoricalCrossentropy');
+const abortSignal = z.custom<AbortSignal>((v) => v instanceof AbortSignal, { error: (i) => `signal must be an AbortSignal, got ${show(i.input)}` });
+const plainJson = z.custom<JsonValue>(
+  (v) => {
+    try {
+      return JSON.stringify(v) !== undefined;
+    } catch {
+      return false;
+    }
+  },
+  { error: 'config must be plain JSON (no cycles, functions or BigInts)' },
+);
 export const TrainOptionsSchema = z
   .object({
     policy: z.union([z.string(), z.object({ name: z.string() }).loose()], { error: (i) => `policy must be a policy name or {name, options}, got ${show(i.input)}` }).optional(),
@@ -114,7 +130,14 @@ export const TrainOptionsSchema = z
     batchSize: positiveInt('batchSize'),
     learningRate: positiveNumber('learningRate'),
     optimizer: oneOf('optimizer', Object.keys(OPTIMIZERS) as OptimizerName[]).optional(),
-    loss: oneOf('loss', LOSS_NAMES).optional(),
+    loss: z
+      .custom<string>((v) => typeof v === 'string' && TRAIN_LOSSES.includes(v), {
+        error: (i) =>
+          i.input === 'sparseCategoricalCrossentropy'
+            ? 'loss sparseCategoricalCrossentropy needs class indices as targets, but the trainer gives one-hot rows: use categoricalCrossentropy, the same loss on one-hot rows'
+            : `loss must be one of ${TRAIN_LOSSES.join(', ')}, got ${show(i.input)}`,
+      })
+      .optional(),
     validation: anything.optional(),
     validateEvery: positiveInt('validateEvery').optional(),
     seed: integer('seed').optional(),
@@ -124,14 +147,14 @@ export const TrainOptionsSchema = z
     checkpointSeconds: positiveNumber('checkpointSeconds').optional(),
     resume: bool('resume').optional(),
     overwrite: bool('overwrite').optional(),
-    signal: anything.optional(),
+    signal: abortSignal.optional(),
     stopOnDeadGradient: bool('stopOnDeadGradient').optional(),
     health: anything.optional(),
-    logLevel: text('logLevel').optional(),
+    logLevel: oneOf('logLevel', LOG_LEVELS).optional(),
     console: bool('console').optional(),
-    config: anything.optional(),
-    onStep: anything.optional(),
-    onEpoch: anything.optional(),
+    config: plainJson.optional(),
+    onStep: func('onStep').optional(),
+    onEpoch: func('onEpoch').optional(),
   })
   .strict()
   .superRefine((o, ctx) => {
@@ -145,16 +168,40 @@ export const TrainOptionsSchema = z
 
 const KNOWN_OPTIONS = Object.keys(TrainOptionsSchema.shape);
 
-/** Checks `train`'s options (without the data): a UsageError naming the first bad one. */
+/** `metrics`: the conditioned optimizer's options but those the trainer sets itself. */
+const MetricOptionsSchema = ConditionedOptionsSchema.omit({ model: true, loss: true, policy: true, startStep: true });
+
+/** Checks `metrics` as conditioned() would, with the same messages, before anything starts. */
+function checkMetricOptions(raw: unknown): void {
+  if (raw === undefined) return;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UsageError(`metrics must be an object of conditioned() options, got ${show(raw)}`);
+  const m = parseOptions(MetricOptionsSchema, raw, 'train() metrics', Object.keys(MetricOptionsSchema.shape));
+  if (m.budget !== undefined && m.every !== undefined) throw new UsageError('give budget or every, not both');
+}
+
+/**
+ * Checks `train`'s options (without the data): a UsageError naming the first bad one. The CLI
+ * calls it before loading any data.
+ */
 export function validateTrainOptions(opts: unknown): void {
+  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) throw new UsageError(`train() options must be an object, got ${show(opts)}`);
   const parsed = parseOptions(TrainOptionsSchema, opts, 'train()', KNOWN_OPTIONS);
+  checkMetricOptions(parsed.metrics);
+  healthRules(parsed.health as Partial<HealthRules> | undefined);
   resolveSpec(parsed.policy as PolicySpec | undefined); // the policy's name and options
 }
 
-/** Throws a UsageError for the first bad option, or an empty data set. */
+/** Throws a UsageError for the first bad option, or a data set (training or validation) that is not one. */
 export function checkOptions(data: Dataset, opts: TrainOptions): void {
   validateTrainOptions(opts);
-  if (data.size < 1) throw new UsageError(`the data set '${data.name}' is empty`);
+  // The process-wide logger refuses a bad GRADCOND_LOG_LEVEL at its first use, which can be mid-run: ask now.
+  try {
+    logger();
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  checkDataset(data, 'data');
+  if (opts.validation !== undefined) checkDataset(opts.validation, 'validation');
 }
 
 /** The run's policy choice (default 'constant'), its policy's name and validated options. */

@@ -21,12 +21,14 @@ import { OPTIMIZERS } from '../optimizer/optimizers.js';
 import { TraceError } from '../trace/format.js';
 import { describeRun, holdsRun, type OpenMode } from '../trace/openRun.js';
 import { openRecorder, type Recorder } from '../trace/recorder.js';
-import { hasCheckpoint, removeCheckpoints, writeCheckpoint, type LoopState } from './checkpoint.js';
+import { checkWritableDir } from '../trace/dirs.js';
+import { hasCheckpoint, readCheckpoint, removeCheckpoints, writeCheckpoint, type LoopState } from './checkpoint.js';
 import { TrainingDiverged } from './errors.js';
 import { healthRules } from './health.js';
 import { TrainingLoop, type LoopConfig } from './loop.js';
 import { runManifest } from './manifest.js';
 import { checkOptions, resolveSpec, type TrainOptions, type TrainResult } from './options.js';
+import { checkModelFits, preflightStep } from './preflight.js';
 import { restoreOrInit, type LoopStart } from './restore.js';
 
 export { epochPermutation, epochSeed } from '../data/random.js';
@@ -47,6 +49,25 @@ function openModeOf(opts: TrainOptions): OpenMode {
     throw new UsageError(`${dir} already holds a run (${describeRun(dir)}): continue it with --resume, or replace it with --overwrite`);
   }
   return 'new';
+}
+
+/**
+ * Checks, before any work, that the run directory can be used as asked: a new run does not land
+ * on an old one, a resumed run has a readable checkpoint, and files can be written there (a path
+ * under /proc, or under a file, fails here at once). A UsageError says why not. The CLI calls it
+ * before loading data; `train` calls it again.
+ */
+export function checkRunDirectory(opts: Pick<TrainOptions, 'runDir' | 'resume' | 'overwrite'>): void {
+  const dir = opts.runDir;
+  if (dir === undefined) return;
+  openModeOf(opts as TrainOptions);
+  if (opts.resume && readCheckpoint(dir) === null) throw new UsageError(`nothing to resume: ${dir} has no checkpoint`);
+  try {
+    checkWritableDir(dir, 'run directory');
+  } catch (err) {
+    if (err instanceof TraceError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 /** Everything a run needs, set up; `close` releases it (and the optimizer's state). */
@@ -86,6 +107,7 @@ async function setUp(model: tf.LayersModel, data: Dataset, opts: TrainOptions): 
     const groups = [...opt.sampledGroups];
     const recorder = openRecorder({ runDir: opts.runDir, mode, manifest, logLevel: opts.logLevel, console: opts.console, groups });
     undo.push(() => recorder.close());
+    if (mode === 'resume') warnUnused(recorder.manifest.config, opts);
     const startMessage =
       resumedFrom !== null ? `resumed at step ${resumedFrom}` : `policy ${policy.name}, ${optimizerName}, lr ${opts.learningRate}, batch ${opts.batchSize}`;
     return { opt, recorder, policyName: policy.name, start, resumedFrom, startMessage, close: () => undo.reverse().forEach((f) => f()) };
@@ -94,6 +116,23 @@ async function setUp(model: tf.LayersModel, data: Dataset, opts: TrainOptions): 
     if (err instanceof TraceError) throw new UsageError(err.message);
     throw err;
   }
+}
+
+/** The settings a resumed run takes from its own start, not from the options given now. */
+const KEPT_ON_RESUME = ['learningRate', 'batchSize', 'optimizer'] as const;
+
+/**
+ * A resumed run continues as it started (its checkpoint holds the policy's knobs and the
+ * optimizer's state): a learning rate, batch size or optimizer given now that differs from the
+ * run's own is not used, and a warning says so rather than ignoring it in silence.
+ */
+function warnUnused(config: unknown, opts: TrainOptions): void {
+  const started = (config ?? {}) as Record<string, unknown>;
+  const given: Record<string, unknown> = { ...opts, optimizer: opts.optimizer ?? 'sgd' };
+  const differ = KEPT_ON_RESUME.filter((k) => started[k] !== undefined && started[k] !== given[k]);
+  if (differ.length === 0) return;
+  const list = differ.map((k) => `${k} ${String(given[k])} (the run's: ${String(started[k])})`).join(', ');
+  logger().warn(`resuming with the run's own settings: ${list} not used; start a new run to change them`);
 }
 
 /** The loop's configuration for this run. */
@@ -145,8 +184,14 @@ function loopConfig(model: tf.LayersModel, data: Dataset, opts: TrainOptions, s:
  * run directory keeps its last checkpoint (all finite).
  */
 export async function train(model: tf.LayersModel, data: Dataset, opts: TrainOptions): Promise<TrainResult> {
+  // Everything that can be checked is checked before the run directory is touched.
   checkOptions(data, opts);
-  perExampleLoss(opts.loss ?? 'categoricalCrossentropy'); // a UsageError for an unknown loss, before anything starts
+  checkModelFits(model, data);
+  if (opts.validation !== undefined) checkModelFits(model, opts.validation, 'validation');
+  const lossName = opts.loss ?? 'categoricalCrossentropy';
+  perExampleLoss(lossName); // a UsageError for an unknown loss
+  checkRunDirectory(opts);
+  preflightStep(model, data, lossName); // a kernel this backend lacks fails here, with nothing written
   const health = healthRules(opts.health);
   const s = await setUp(model, data, opts);
   try {
@@ -156,7 +201,14 @@ export async function train(model: tf.LayersModel, data: Dataset, opts: TrainOpt
     try {
       end = await loop.run(s.startMessage);
     } catch (err) {
-      if (err instanceof TrainingDiverged) err.summary = s.recorder.finish();
+      // The loop recorded a stop event saying why; the summary says so too (the original error wins).
+      let summary;
+      try {
+        summary = s.recorder.finish();
+      } catch {
+        summary = undefined;
+      }
+      if (err instanceof TrainingDiverged) err.summary = summary;
       throw err;
     }
     s.recorder.check();

@@ -13,7 +13,7 @@ import type { Budget } from '../../compare/runSpec.js';
 import { formatTable } from '../../compare/table.js';
 import { comparisonReport, writeHtml } from '../../report/index.js';
 import { UsageError } from '../../errors.js';
-import { OPTIMIZERS, type OptimizerName } from '../../optimizer/optimizers.js';
+import { defaultLearningRate, OPTIMIZERS, type OptimizerName } from '../../optimizer/optimizers.js';
 import { PRESET_NAMES } from '../../optimizer/options.js';
 import { DEFAULT_QUEUE } from '../../queue/jobs.js';
 import { PASSWORD_ENV, parseRedisUrl } from '../../queue/redisUrl.js';
@@ -120,7 +120,7 @@ export function compareSpecOf(a: CompareArgs) {
     model: modelRefOf(a),
     data: dataSpecOf(a),
     optimizer,
-    learningRate: a.lr ?? OPTIMIZERS[optimizer].defaultLearningRate,
+    learningRate: a.lr ?? defaultLearningRate(optimizer),
     batchSize: a['batch-size'],
     budget,
     ...(a['validate-every'] !== undefined ? { validateEvery: a['validate-every'] } : {}),
@@ -145,7 +145,7 @@ export function compareBuilder(y: Argv) {
     .option('seeds', { type: 'string', default: '3', describe: 'a count (seeds 0..n−1) or a list (4,7,9): each seed gives every policy the same initial weights and data order' })
     .options(modelOptions)
     .options(dataOptions)
-    .option('optimizer', { choices: Object.keys(OPTIMIZERS), default: 'sgd' })
+    .option('optimizer', { type: 'string', default: 'sgd', describe: `one of ${Object.keys(OPTIMIZERS).join(', ')}` })
     .option('lr', { type: 'number', describe: 'initial learning rate (default per optimizer: sgd 0.1, momentum 0.01, adam and rmsprop 0.001)' })
     .option('batch-size', { type: 'number', default: 64, describe: 'initial batch size' })
     .option('budget-examples', { type: 'number', describe: 'budget per run: examples seen (the default, 27,000 = 3 epochs of the embedded set; fair when batch sizes differ)' })
@@ -153,7 +153,7 @@ export function compareBuilder(y: Argv) {
     .option('steps', { type: 'number', describe: 'budget per run: optimizer steps instead' })
     .option('seconds', { type: 'number', describe: 'budget per run: wall-clock seconds instead' })
     .option('validate-every', { type: 'number', describe: 'also validate every k steps (finer time-to-target; default: at each epoch end only)' })
-    .option('groups', { choices: PRESET_NAMES, default: 'economy', describe: 'metric groups sampled besides those the policy reads' })
+    .option('groups', { type: 'string', default: 'economy', describe: `metric groups sampled besides those the policy reads, a preset: ${PRESET_NAMES.join(', ')}` })
     .option('metric-budget', { type: 'number', describe: 'fraction of wall time for metrics (default 0.05)' })
     .option('every', { type: 'number', describe: 'sample the metric groups every k steps instead of a budget' })
     .option('jobs', { type: 'number', default: os.availableParallelism(), describe: 'worker processes (one core each)' })
@@ -180,8 +180,8 @@ export async function runCompare(args: CompareArgs): Promise<void> {
   const where = args.queue !== undefined ? `through queue '${args['queue-name'] ?? DEFAULT_QUEUE}' on ${parseRedisUrl(args.queue).display}` : `on ${args.jobs} worker(s)`;
   view.log(`comparing ${spec.policies.map((p) => p.name).join(', ')} × ${spec.seeds.length} seed(s) = ${runs} runs ${where}; budget ${spec.budget.value} ${spec.budget.kind} per run; into ${out}`);
   // The queue's client (bullmq) loads only when a queue is asked for: it is slow to import.
-  const queueRunner = args.queue !== undefined ? (await import('../../queue/submit.js')).queueRunner : undefined;
-  const runner = queueRunner !== undefined ? queueRunner({ url: args.queue, queueName: args['queue-name'], compareDir: out, log: view.log }) : undefined;
+  const url = args.queue;
+  const runner = url !== undefined ? (await import('../../queue/submit.js')).queueRunner({ url, queueName: args['queue-name'], compareDir: out, log: view.log }) : undefined;
   const file = await compare(spec, out, {
     jobs: args.jobs, resume: args.resume, overwrite: args.overwrite, ...(runner ? { runner } : {}),
     onProgress: (p) => view.update(p.id, p.fraction, { step: p.step, epoch: p.epoch, loss: short(p.loss), lr: short(p.learningRate), batch: p.batchSize }),

@@ -17,13 +17,13 @@ import { tf } from '../../backend/tf.js';
 import { loadModel } from '../../models/io.js';
 import { buildModel } from '../../models/zoo.js';
 import { PRESETS, type PresetName } from '../../optimizer/options.js';
-import { OPTIMIZERS, type OptimizerName } from '../../optimizer/optimizers.js';
+import { defaultLearningRate, OPTIMIZERS, type OptimizerName } from '../../optimizer/optimizers.js';
 import type { JsonValue } from '../../trace/format.js';
 import { formatSummary } from '../../trace/summary.js';
-import { train, TrainingDiverged, type TrainResult } from '../../trainer/train.js';
+import { checkRunDirectory, train, TrainingDiverged, type TrainResult } from '../../trainer/train.js';
 import { type PolicySpec, type TrainOptions, validateTrainOptions } from '../../trainer/options.js';
 import type { StepEvent } from '../../stream/types.js';
-import { modelOptions, modelRefOf, type ModelArgs } from '../modelOptions.js';
+import { checkModelRef, modelOptions, modelRefOf, type ModelArgs } from '../modelOptions.js';
 import { progressView, short } from '../progress.js';
 import { dataOptions, dataSpecOf, type DataArgs } from '../dataOptions.js';
 import { backendOption } from '../options.js';
@@ -124,9 +124,11 @@ function trainOptionsOf(args: TrainArgs, runDir: string): TrainOptions {
   const optimizer = args.optimizer as OptimizerName;
   return {
     policy: policyOf(args),
-    ...(args.steps !== undefined ? { steps: args.steps } : { epochs: args.epochs ?? 3 }),
+    // Both when both are given (the schema refuses that); 3 epochs when neither is.
+    ...(args.steps !== undefined ? { steps: args.steps } : {}),
+    ...(args.epochs !== undefined || args.steps === undefined ? { epochs: args.epochs ?? 3 } : {}),
     batchSize: args['batch-size'],
-    learningRate: args.lr ?? OPTIMIZERS[optimizer].defaultLearningRate,
+    learningRate: args.lr ?? defaultLearningRate(optimizer),
     optimizer,
     seed: args.seed,
     validateEvery: args['validate-every'],
@@ -162,10 +164,11 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('steps', { type: 'number', describe: 'optimizer steps in all (exclusive with --epochs)' })
       .option('batch-size', { type: 'number', default: 64, describe: 'initial batch size' })
       .option('lr', { type: 'number', describe: `initial learning rate (default per optimizer: ${Object.entries(OPTIMIZERS).map(([k, v]) => `${k} ${v.defaultLearningRate}`).join(', ')})` })
-      .option('optimizer', { choices: Object.keys(OPTIMIZERS), default: 'sgd' })
+      // Choices are checked by the trainer's schema (the library's messages), not by yargs.
+      .option('optimizer', { type: 'string', default: 'sgd', describe: `one of ${Object.keys(OPTIMIZERS).join(', ')}` })
       .option('policy', { type: 'string', default: 'constant', describe: `policy (${POLICY_NAMES.join(', ')}; gradcond policies explains them); 'a+b' composes` })
       .option('policy-opt', { type: 'string', array: true, describe: 'a policy option NAME=VALUE (repeatable) or a JSON object, e.g. --policy-opt patience=3; a schedule\'s total defaults to the run length' })
-      .option('groups', { choices: Object.keys(PRESETS), default: 'full', describe: 'metric groups sampled (the policy\'s groups are always on)' })
+      .option('groups', { type: 'string', default: 'full', describe: `metric groups sampled, a preset: ${Object.keys(PRESETS).join(', ')} (the policy's groups are always on)` })
       .option('budget', { type: 'number', describe: 'metric overhead budget, a fraction of wall time (default 0.05)' })
       .option('every', { type: 'number', describe: 'sample the metric groups every k steps instead of a budget' })
       .option('validate-every', { type: 'number', describe: 'also validate every k steps (default: at each epoch end)' })
@@ -177,12 +180,14 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('stop-on-dead-gradient', { type: 'boolean', default: false, describe: 'stop (exit 1) when the gradient is dead instead of only reporting it' })
       .option('seed', { type: 'number', default: 0, describe: 'seeds the initial weights, the data order and the metric sampling' })
       .option('json', { type: 'boolean', default: false, describe: 'print only the final summary, as one JSON object' })
-      .option('log-level', { choices: [...LOG_LEVELS], default: 'info' })
+      .option('log-level', { type: 'string', default: 'info', describe: `one of ${LOG_LEVELS.join(', ')}` })
       .options(backendOption),
   handler: async (args) => {
     const runDir = args['run-dir'] ?? path.join('runs', timestamp());
     const opts = trainOptionsOf(args, runDir);
-    validateTrainOptions(opts); // bad flags fail before any data is loaded
+    validateTrainOptions(opts); // bad flags fail before any data is loaded,
+    checkModelRef(modelRefOf(args), args); // a model that cannot be built or found,
+    checkRunDirectory(opts); // and a run directory that cannot be used as asked
     const backend = await useBackend(args.backend, { threads: args.threads });
     const { train: data, validation, description } = loadData(dataSpecOf(args));
     const model = await modelFor(args, data.inputShape, data.classes);
@@ -200,8 +205,13 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       if (args.json) process.stdout.write(`${JSON.stringify(res.summary)}\n`);
       else report(res, runDir);
       const sig = signals.signal();
-      if (res.stopped === 'aborted' && sig !== null) process.exitCode = SIGNAL_EXIT[sig];
-      else if (res.stopped === 'dead-gradient') process.exitCode = 1;
+      if (res.stopped === 'aborted' && sig !== null) {
+        process.stderr.write(`gradcond: stopped by ${sig} after ${res.steps} steps, with a checkpoint: continue with --resume --run-dir ${runDir}\n`);
+        process.exitCode = SIGNAL_EXIT[sig];
+      } else if (res.stopped === 'dead-gradient') {
+        process.stderr.write(`gradcond: stopped: ${res.summary.stopReason ?? 'dead gradient'}\n`);
+        process.exitCode = 1;
+      }
     } catch (err) {
       progress.stop();
       if (!(err instanceof TrainingDiverged)) throw err;
