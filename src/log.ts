@@ -13,6 +13,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import winston from 'winston';
+import { makeDirs } from './trace/dirs.js';
+import { UsageError } from './errors.js';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -39,7 +41,7 @@ export interface LoggerOptions {
 /** Checks a level name; throws an Error that lists the valid levels. */
 export function parseLogLevel(level: string): LogLevel {
   if ((LOG_LEVELS as readonly string[]).includes(level)) return level as LogLevel;
-  throw new Error(`unknown log level '${level}': choose one of ${LOG_LEVELS.join(', ')}`);
+  throw new UsageError(`unknown log level '${level}': choose one of ${LOG_LEVELS.join(', ')}`);
 }
 
 function pad2(n: number): string {
@@ -113,7 +115,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     transports.push(new winston.transports.Stream({ stream: opts.stream ?? process.stderr, format: consoleFormat }));
   }
   if (opts.runDir !== undefined) {
-    fs.mkdirSync(opts.runDir, { recursive: true });
+    makeDirs(opts.runDir, 'run directory');
     transports.push(
       new SyncFileTransport(path.join(opts.runDir, LOG_FILE), {
         format: winston.format.combine(winston.format.timestamp(), winston.format.json()),

@@ -13,13 +13,21 @@ export function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-/** Options whose command-line flag is not the kebab-case of their name; null: no flag at all. */
-const FLAG_OF: Readonly<Record<string, string | null>> = { learningRate: 'lr', onStep: null, onEpoch: null, inputShape: null, testExamples: null };
+/**
+ * The command-line flags spelled differently from their library option. An option not listed
+ * is either spelled the same on both sides (`budget`, `--budget`) or has no flag at all: its
+ * messages name the option alone, never a flag that does not exist.
+ */
+const FLAG_OF: Readonly<Record<string, string>> = {
+  batchSize: 'batch-size', learningRate: 'lr', validateEvery: 'validate-every', runDir: 'run-dir', checkpointEvery: 'checkpoint-every',
+  checkpointSeconds: 'checkpoint-seconds', stopOnDeadGradient: 'stop-on-dead-gradient', logLevel: 'log-level', dataDir: 'data-dir',
+  dataFile: 'data-file', labelColumn: 'label-column', valExamples: 'val-examples', batchNorm: 'batch-norm', maxExamples: 'max-examples',
+  weightSampling: 'directions', maxPoints: 'max-points',
+};
 
 /** How messages name an option: `budget`, `batchSize (--batch-size)`, `learningRate (--lr)`. */
 export function optionLabel(name: string): string {
-  const flag = Object.hasOwn(FLAG_OF, name) ? FLAG_OF[name] : kebab(name);
-  return flag === null || flag === name ? name : `${name} (--${flag})`;
+  return Object.hasOwn(FLAG_OF, name) ? `${name} (--${FLAG_OF[name]})` : name;
 }
 
 /** A value as a message shows it: numbers and strings as typed, anything else as JSON. */

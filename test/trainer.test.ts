@@ -97,7 +97,7 @@ describe('train', () => {
     await assert.rejects(train(m, data, { ...BASE, resume: true }), /resume needs a run directory/);
     await assert.rejects(train(m, data, { ...BASE, resume: true, runDir: runDir('empty') }), /no checkpoint/);
     await assert.rejects(train(m, data, { ...BASE, validatEvery: 5 } as TrainOptions), /^UsageError: unknown option 'validatEvery' for train\(\): known options are policy, /);
-    await assert.rejects(train(m, data, { ...BASE, maxSeconds: 0 }), /^UsageError: maxSeconds \(--max-seconds\) must be a positive finite number, got 0$/);
+    await assert.rejects(train(m, data, { ...BASE, maxSeconds: 0 }), /^UsageError: maxSeconds must be a positive finite number, got 0$/);
     await assert.rejects(train(m, data, { ...BASE, policy: { name: 'adabatch', options: { every: 0 } } }), /policy 'adabatch': option 'every'/);
     m.dispose();
   });

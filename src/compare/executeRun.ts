@@ -5,7 +5,6 @@
  * model gradcond cannot train) is written to failure.json; divergence is an outcome, not a
  * failure (the trace and summary say so).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tf } from '../backend/tf.js';
 import { loadData } from '../data/registry.js';
@@ -21,6 +20,7 @@ import type { StepEvent } from '../stream/types.js';
 import { FAILURE_FILE, TEST_FILE, type TestResult } from './outcome.js';
 import type { Progress } from './pool.js';
 import type { RunSpec } from './runSpec.js';
+import { makeDirs } from '../trace/dirs.js';
 
 export interface ExecuteOptions {
   resume?: boolean;
@@ -52,7 +52,7 @@ function budgetOf(spec: RunSpec, dataSize: number) {
 }
 
 export async function executeRun(spec: RunSpec, dir: string, opts: ExecuteOptions = {}): Promise<void> {
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirs(dir, 'run directory');
   let model: tf.LayersModel | null = null;
   try {
     const data = loadData(spec.data);

@@ -8,12 +8,13 @@
  * with bytes left over or missing (or NaN weights) without complaint. Here each of those is one
  * UsageError line, as is a model with more than one input or output.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { tf } from '../backend/tf.js';
 import { UsageError } from '../errors.js';
 import { registerCReLU } from './crelu.js';
+import { makeDirs } from '../trace/dirs.js';
 
 const WEIGHTS_FILE = 'weights.bin';
 
@@ -23,7 +24,7 @@ function toArrayBuffer(buf: Buffer): ArrayBuffer {
 
 /** Writes `dir/model.json` and `dir/weights.bin`. */
 export async function saveModel(model: tf.LayersModel, dir: string): Promise<void> {
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir, 'model directory');
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       const weightData = tf.io.CompositeArrayBuffer.join(artifacts.weightData);
@@ -105,7 +106,9 @@ function readModelJson(path: string): Omit<tf.io.ModelJSON, 'weightsManifest'> &
 /** Why gradcond cannot train `model`, or null. */
 function untrainable(model: tf.LayersModel): string | null {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    return `gradcond trains models with one input and one output; this one has ${model.inputs.length} inputs and ${model.outputs.length} outputs`;
+    const names = (ns: string[]) => ns.map((n) => `'${n}'`).join(', ');
+    const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+    return `gradcond trains models with one input and one output; this one has ${count(model.inputs.length, 'input')} (${names(model.inputNames)}) and ${count(model.outputs.length, 'output')} (${names(model.outputNames)})`;
   }
   if (model.trainableWeights.length === 0) return 'the model has no trainable weights';
   for (const w of model.weights) {
@@ -159,11 +162,19 @@ export async function loadModel(path: string): Promise<tf.LayersModel> {
   const data = tf.io.concatenateArrayBuffers(json.weightsManifest.flatMap((group) => readGroup(group, dir, path)));
   const specs = json.weightsManifest.flatMap((group) => group.weights) as tf.io.WeightsManifestEntry[];
   let model: tf.LayersModel;
+  // A scope: a topology that fails half-built (an unknown layer) leaves its intermediate tensors
+  // here, not behind; the model's weights are variables, which no scope disposes.
+  const variablesBefore = new Set(Object.keys(tf.engine().registeredVariables));
+  tf.engine().startScope();
   try {
     const { modelTopology, format, trainingConfig, userDefinedMetadata } = json;
     model = await tf.loadLayersModel({ load: async () => ({ modelTopology, format, trainingConfig, userDefinedMetadata }) });
   } catch (err) {
+    // The layers built before the one that failed made variables: dispose them too.
+    for (const [name, v] of Object.entries(tf.engine().registeredVariables)) if (!variablesBefore.has(name)) v.dispose();
     throw new UsageError(`${path}: cannot build the model (${(err as Error).message.split('\n')[0]})`);
+  } finally {
+    tf.engine().endScope();
   }
   try {
     setWeights(model, specs, data, path);

@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { makeDirs } from '../trace/dirs.js';
 
 export const MAX_PACKED_BYTES = 64 * 2 ** 20;
 export const MAX_UNPACKED_BYTES = 512 * 2 ** 20;
@@ -132,10 +133,10 @@ export function readDir(dir: string, skip: (rel: string) => boolean = () => fals
 
 /** Writes files under `dir` (created), every path checked to stay inside it. */
 export function writeFiles(files: readonly FileData[], dir: string): void {
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirs(dir, 'run directory');
   for (const f of files) {
     const target = path.join(dir, safeRelative(f.path));
-    fs.mkdirSync(path.dirname(target), { recursive: true });
+    makeDirs(path.dirname(target), 'run directory');
     fs.writeFileSync(target, f.data);
   }
 }

@@ -24,6 +24,7 @@ import { dataFileSet, modelFileSet, uploadFileSet } from './files.js';
 import { checkQueueName, DEFAULT_QUEUE, type FileRef, JOB_FORMAT, JOB_NAME, type JobDataInput, jobIdOf, keys, progressOf } from './jobs.js';
 import { parseRedisUrl, type RedisTarget, scrub } from './redisUrl.js';
 import { readSnapshot } from './snapshots.js';
+import { makeDirs } from '../trace/dirs.js';
 
 export type Runner = NonNullable<CompareOptions['runner']>;
 
@@ -62,7 +63,7 @@ function comparisonToken(dir: string, name: string, display: string): string {
     // none yet
   }
   const token = randomBytes(8).toString('hex');
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirs(dir, 'comparison directory');
   writeJsonAtomic(file, { format: 1, token, queue: name, redis: display, createdAt: new Date().toISOString() });
   return token;
 }

@@ -27,6 +27,7 @@ import { checkQueueName, DEFAULT_QUEUE, keys, parseJob } from './jobs.js';
 import { localize, type Places } from './localize.js';
 import { parseRedisUrl, type RedisTarget, scrub } from './redisUrl.js';
 import { transient, watchCheckpoints } from './snapshots.js';
+import { makeDirs } from '../trace/dirs.js';
 
 export interface WorkerOptions {
   /** redis:// or rediss:// URL (redisUrl.ts). */
@@ -164,7 +165,7 @@ export async function startWorker(opts: WorkerOptions): Promise<QueueWorker> {
   const target = parseRedisUrl(opts.url);
   const queue = checkQueueName(opts.queueName ?? DEFAULT_QUEUE);
   const places = { dataDir: path.resolve(opts.dataDir ?? defaultDataDir()), cacheDir: path.resolve(opts.cacheDir ?? defaultCacheDir()) };
-  fs.mkdirSync(places.cacheDir, { recursive: true });
+  makeDirs(places.cacheDir, 'cache directory');
   const redis = await openRedis(target);
   const onError = (err: Error) => logger().warn('redis', { reason: scrub(err.message, target.secrets), queue: target.display });
   redis.on('error', onError);

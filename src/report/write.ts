@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { plotsOf, type ReportDoc } from './doc.js';
 import { renderReport } from './html.js';
 import { renderPlot, type PlotFormat } from './plot.js';
+import { makeDirs } from '../trace/dirs.js';
 
 export type ReportFormat = 'html' | PlotFormat;
 export const REPORT_FORMATS: readonly ReportFormat[] = ['html', 'svg', 'png'];
@@ -18,7 +19,7 @@ function slug(text: string): string {
 /** Writes the page to `file` (parent directories created); returns its size in bytes. */
 export async function writeHtml(doc: ReportDoc, file: string): Promise<number> {
   const html = await renderReport(doc);
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  makeDirs(path.dirname(path.resolve(file)), 'report directory');
   fs.writeFileSync(file, html);
   return Buffer.byteLength(html);
 }
@@ -28,7 +29,7 @@ export async function writeHtml(doc: ReportDoc, file: string): Promise<number> {
  * there are several directories) drawn in; returns the files written.
  */
 export async function writePlots(doc: ReportDoc, dir: string, format: PlotFormat, opts: { font?: string } = {}): Promise<string[]> {
-  fs.mkdirSync(dir, { recursive: true });
+  makeDirs(dir, 'plots directory');
   const plots = plotsOf(doc);
   const width = String(plots.length).length < 2 ? 2 : String(plots.length).length;
   const files: string[] = [];
