@@ -271,3 +271,37 @@ describe('conditioned optimizer: refusals and round trips', () => {
     for (const k of Object.keys(without)) assert.ok(Math.abs(withDropout[k]! - without[k]!) <= 1e-5 * Math.abs(without[k]!), `${k}: ${withDropout[k]} vs ${without[k]}`);
   });
 });
+
+describe('conditioned optimizer: per-step numbers on some steps only (stepMetrics)', () => {
+  before(async () => void (await useBackend('cpu')));
+
+  test('stepMetrics k measures the pair k−1, k of every k; the other steps carry the loss only; the weights do not change', () => {
+    const run = (k: number) => {
+      const model = mlp();
+      const opt = conditioned(tf.train.momentum(0.05, 0.9), { model, loss: 'categoricalCrossentropy', groups: 'none', stepMetrics: k });
+      const steps: StepEvent[] = [];
+      opt.steps$.subscribe((e) => steps.push(e));
+      const [x, y] = [X(), Y()];
+      for (let i = 0; i < 9; i++) {
+        opt.setBatch(x, y);
+        opt.minimize(() => tf.metrics.categoricalCrossentropy(y, model.apply(x) as tf.Tensor).mean() as tf.Scalar);
+      }
+      tf.dispose([x, y]);
+      opt.dispose();
+      return { steps, weights: model.getWeights().map((w) => Array.from(w.dataSync())) };
+    };
+    const every = run(1);
+    const some = run(4);
+    assert.deepEqual(some.weights, every.weights, 'measuring changes nothing');
+    assert.deepEqual(some.steps.map((e) => e.partial === true), [false, true, true, false, false, true, true, false, false]);
+    some.steps.forEach((e, i) => {
+      assert.equal(e.loss, every.steps[i]!.loss, `step ${i}: the loss is read every step`);
+      if (e.partial) assert.deepEqual([e.gradNorm, e.paramNorm, e.updateNorm, e.kappaWStep], [null, null, null, null], `step ${i}`);
+      else assert.equal(e.gradNorm, every.steps[i]!.gradNorm, `step ${i}: a measured step has the same numbers`);
+    });
+    // kappaWStep needs the step before: measured at 4 and 8 (after 3 and 7), not at 0 or 3 (after a partial step).
+    assert.deepEqual(some.steps.map((e) => e.kappaWStep !== null), [false, false, false, false, true, false, false, false, true]);
+    assert.equal(some.steps[4]!.kappaWStep, every.steps[4]!.kappaWStep);
+    assert.throws(() => conditioned(tf.train.sgd(0.1), { stepMetrics: 0 }), /^UsageError: stepMetrics \(--step-metrics\) must be a positive integer, got 0$/);
+  });
+});

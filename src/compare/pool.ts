@@ -51,6 +51,8 @@ export interface PoolOptions {
   onFinished?: (f: Finished) => void;
   /** Extra environment for the workers (e.g. the backend). */
   env?: NodeJS.ProcessEnv;
+  /** Aborting stops the workers' runs between steps, with checkpoints, and starts no new run. */
+  signal?: AbortSignal;
 }
 
 /** Runs every task; resolves when all have finished (each with its error or null). */
@@ -58,13 +60,21 @@ export async function runPool(tasks: RunTask[], opts: PoolOptions): Promise<Fini
   const queue = [...tasks];
   const results: Finished[] = [];
   const { file, execArgv } = workerEntry();
+  const children = new Set<ChildProcess>();
+  const stop = () => {
+    queue.splice(0);
+    for (const c of children) c.kill('SIGTERM'); // each stops its run with a checkpoint, then exits
+  };
+  opts.signal?.addEventListener('abort', stop, { once: true });
   const startWorker = (): Promise<void> =>
     new Promise((resolve) => {
       const child: ChildProcess = fork(file, [], { execArgv, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+      children.add(child);
       let current: RunTask | null = null;
       let stderr = '';
       child.stderr?.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-4000)));
       const next = () => {
+        if (!child.connected) return;
         current = queue.shift() ?? null;
         if (current) child.send({ kind: 'run', task: current } satisfies ParentMessage);
         else child.send({ kind: 'exit' } satisfies ParentMessage);
@@ -78,6 +88,7 @@ export async function runPool(tasks: RunTask[], opts: PoolOptions): Promise<Fini
         }
       });
       child.on('exit', (code, signal) => {
+        children.delete(child);
         if (current && !results.some((r) => r.id === current!.spec.id)) {
           const last = stderr.trim().split('\n').at(-1) ?? '';
           const f = { id: current.spec.id, error: `worker process ended (${signal ?? `exit ${code}`})${last ? `: ${last}` : ''}` };
@@ -92,5 +103,6 @@ export async function runPool(tasks: RunTask[], opts: PoolOptions): Promise<Fini
     });
   const workers = Array.from({ length: Math.max(1, Math.min(opts.jobs, tasks.length)) }, startWorker);
   await Promise.all(workers);
+  opts.signal?.removeEventListener('abort', stop);
   return results;
 }

@@ -189,41 +189,53 @@ export class ConditionedOptimizer extends tf.Optimizer {
     const t0 = performance.now();
     this.startMs ??= t0;
     this.capture?.install();
+    const due = this.scheduler.due(this.step, this.elapsed(), this.stepMsAvg);
     const { value, grads } = this.computeGradients(f, varList);
     const batch = this.pendingBatch ?? this.capture?.take() ?? null;
     this.pendingBatch = null;
     const names = varList ? varList.map((v) => v.name) : Object.keys(grads);
     const vars = names.map((n) => tf.engine().registeredVariables[n]);
-    const before = vars.map((v) => v.clone());
+    const full = this.fullStep(due);
+    const before = full ? vars.map((v) => v.clone()) : null;
     const lr = this.learningRate;
     this.inner.applyGradients(varList ? names.map((name) => ({ name, tensor: grads[name] })) : grads);
-    const measured = this.stats.measure(value, names.map((n) => grads[n]), vars, before);
+    const measured = before ? this.stats.measure(value, names.map((n) => grads[n]), vars, before) : this.stats.lossOnly(value);
     const event: StepEvent = {
       step: this.step, epoch: this.epoch, wallTime: this.elapsed(), batchSize: batch?.x.shape[0] ?? 0, learningRate: lr,
-      ...measured.event, stepMs: 0,
+      ...measured.event, stepMs: 0, ...(before ? {} : { partial: true }),
     };
     event.kappaWStep = measured.step ? (computeGroup('step', measured.step).kappaWStep?.value ?? null) : null;
     if (measured.nonFinite) {
-      vars.forEach((v, i) => v.assign(before[i])); // undo: the weights stay those of step t
-      tf.dispose(before);
+      if (before) vars.forEach((v, i) => v.assign(before[i])); // undo: the weights stay those of step t
+      tf.dispose(before ?? []);
       this.stepSubject.next({ ...event, stepMs: performance.now() - t0 });
       value.dispose();
       throw new NonFiniteStep(this.step, measured.nonFinite, lr);
     }
-    tf.dispose(before);
+    tf.dispose(before ?? []);
     event.stepMs = performance.now() - t0;
     this.stepMsAvg = this.stepMsAvg === 0 ? event.stepMs : 0.9 * this.stepMsAvg + 0.1 * event.stepMs;
     this.stepSubject.next(event);
-    this.sample(batch, event, names);
+    this.sample(batch, event, names, due);
     this.step++;
     if (returnCost) return value;
     value.dispose();
     return null;
   }
 
+  /**
+   * Whether this step measures all its per-step numbers: every step by default; with
+   * `stepMetrics: k`, the pair of steps k−1, k of every k (so kappaWStep has its previous step)
+   * and every step a group that needs them samples (update, weight perturbation at step scale).
+   */
+  private fullStep(due: readonly SampledGroup[]): boolean {
+    const k = this.options.stepMetrics ?? 1;
+    if (k === 1 || this.step % k === 0 || this.step % k === k - 1) return true;
+    return due.includes('update') || due.includes('weightPerturbation');
+  }
+
   /** Runs the groups due at this step on the step's batch, at the updated weights. */
-  private sample(batch: CapturedBatch | null, event: StepEvent, names: string[]): void {
-    const due = this.scheduler.due(this.step, this.elapsed(), this.stepMsAvg);
+  private sample(batch: CapturedBatch | null, event: StepEvent, names: string[], due: SampledGroup[]): void {
     if (!due.length) return;
     const engine = this.engineFor();
     const reason = engine ? 'the batch of this step was not seen (call setBatch(x, y) in hand-written loops)' : this.engineReason;

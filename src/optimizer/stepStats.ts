@@ -84,6 +84,18 @@ export class StepStats {
     };
   }
 
+  /**
+   * A step whose per-step numbers are not measured (`stepMetrics` > 1): the loss only, read with
+   * no reduction. The chain of consecutive steps breaks, so the next measured step has no
+   * kappaWStep unless it follows a measured one.
+   */
+  lossOnly(value: tf.Scalar): Measured {
+    const loss = value.dataSync()[0]!;
+    this.dispose();
+    const none = { gradNorm: null, paramNorm: null, updateNorm: null, kappaWStep: null, gradDotPrevGrad: null, gradDotPrevUpdate: null };
+    return { event: { loss: finite(loss), ...none }, step: null, nonFinite: Number.isFinite(loss) ? null : 'loss' };
+  }
+
   dispose(): void {
     if (this.prev) tf.dispose([...this.prev.grads, ...this.prev.update]);
     this.prev = null;

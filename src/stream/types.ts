@@ -45,6 +45,8 @@ export interface StepEvent {
   gradDotPrevUpdate: number | null;
   /** Milliseconds the step took (forward, backward, update; metric groups excluded). */
   stepMs: number;
+  /** True when only the loss was measured at this step (`stepMetrics` > 1): the norms are null, not non-finite. */
+  partial?: boolean;
 }
 
 /**
@@ -171,6 +173,7 @@ export const StepEventSchema = z.looseObject(
     gradDotPrevGrad: measured.optional().default(null),
     gradDotPrevUpdate: measured.optional().default(null),
     stepMs: finite,
+    partial: z.boolean(must('true or false')).optional(),
   },
   must('an object'),
 );

@@ -163,9 +163,11 @@ function stalledLoss(s: HealthState, e: StepEvent, loss: number, r: HealthRules)
 
 /** One step through the rules: the findings it starts and the next state. Pure. */
 export function healthStep(state: HealthState, e: StepEvent, rules: HealthRules): { findings: HealthFinding[]; state: HealthState } {
-  if (e.loss === null || e.gradNorm === null) return { findings: [], state };
+  if (e.loss === null) return { findings: [], state };
   const s: HealthState = { ...state, losses: [...state.losses] };
   s.startLoss ??= e.loss;
-  const findings = [deadGradient(s, e, e.loss, e.gradNorm, rules), lossSpike(s, e, e.loss, rules), stalledLoss(s, e, e.loss, rules)];
+  // A partial step (stepMetrics > 1) has no gradient norm: the loss rules still apply.
+  const dead = e.gradNorm === null ? null : deadGradient(s, e, e.loss, e.gradNorm, rules);
+  const findings = [dead, lossSpike(s, e, e.loss, rules), stalledLoss(s, e, e.loss, rules)];
   return { findings: findings.filter((f): f is HealthFinding => f !== null), state: s };
 }

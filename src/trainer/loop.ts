@@ -79,7 +79,9 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 
 /** The quantities of `e` that are not finite (null in the event), by name. */
 function nonFiniteOf(e: StepEvent): string[] {
-  return DIVERGENCE_FIELDS.filter(([k]) => e[k] === null || !Number.isFinite(e[k])).map(([, name]) => name);
+  // A partial step measured the loss only: its other fields are null because unmeasured.
+  const fields = e.partial ? DIVERGENCE_FIELDS.filter(([k]) => k === 'loss') : DIVERGENCE_FIELDS;
+  return fields.filter(([k]) => e[k] === null || !Number.isFinite(e[k])).map(([, name]) => name);
 }
 
 export class TrainingLoop {
