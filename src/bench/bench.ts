@@ -10,7 +10,7 @@ import { batchTensors } from '../data/dataset.js';
 import { syntheticClusters } from '../data/synthetic.js';
 import { perExampleLoss } from '../engine/losses.js';
 import { buildModel } from '../models/zoo.js';
-import { timeIt } from './timing.js';
+import { now, timeIt } from './timing.js';
 import { trainStep } from './trainStep.js';
 
 export interface BenchRow {
@@ -53,13 +53,14 @@ export interface BenchOptions {
   cases?: BenchCase[];
 }
 
-async function stepTiming(ctx: Omit<BenchContext, 'stepMs'>, slowStepS: number): Promise<number> {
+/** Median ms of one training step (SGD), timed once when the first step takes over `slowStepS`. */
+export async function stepTiming(ctx: Pick<BenchContext, 'model' | 'x' | 'y' | 'runs'>, slowStepS: number): Promise<number> {
   const opt = tf.train.sgd(0.01);
   const loss = perExampleLoss('categoricalCrossentropy');
   const step = () => trainStep(ctx.model, opt, loss, ctx.x, ctx.y);
-  const t0 = performance.now();
+  const t0 = now();
   step(); // first call: kernel warm-up; if it is very slow, one more call is the measurement
-  const first = performance.now() - t0;
+  const first = now() - t0;
   const { ms } = first > slowStepS * 1000 ? await timeIt(step, { warmup: 0, runs: 1 }) : await timeIt(step, { warmup: 1, runs: ctx.runs });
   opt.dispose();
   return ms;

@@ -8,7 +8,7 @@ import { measureBatch } from '../engine/measure.js';
 import { disposePass, gram, perExamplePass } from '../engine/perExample.js';
 import type { SampleGroup } from '../metrics/registry.js';
 import type { BenchCase, BenchContext } from './bench.js';
-import { timeIt } from './timing.js';
+import { now, timeIt } from './timing.js';
 
 const GROUP_ROWS: { group: SampleGroup; what: string }[] = [
   { group: 'weightPerturbation', what: 'step-consistency: kappaW, cosSimW, diversityW, coherenceW (2 perturbed gradients)' },
@@ -20,9 +20,9 @@ const GROUP_ROWS: { group: SampleGroup; what: string }[] = [
 
 /** Median time of `fn`, timed once when a single call already takes over 2 s. */
 async function adaptiveTime(fn: () => void, runs: number): Promise<number> {
-  const t0 = performance.now();
+  const t0 = now();
   fn();
-  const first = performance.now() - t0;
+  const first = now() - t0;
   return (first > 2000 ? await timeIt(fn, { warmup: 0, runs: 1 }) : await timeIt(fn, { warmup: 0, runs })).ms;
 }
 
@@ -56,7 +56,9 @@ export const perExampleEngineCase: BenchCase = async (ctx) => {
   const loss = perExampleLoss('categoricalCrossentropy');
   const gramVia = (forceLoop: boolean) => () => {
     const pass = perExamplePass(ctx.model, loss, ctx.x, ctx.y, { forceLoop });
-    gram(pass).dataSync();
+    const g = gram(pass);
+    g.dataSync();
+    g.dispose();
     disposePass(pass);
   };
   return [

@@ -1,25 +1,33 @@
 /**
  * Per-example weight gradients h_i and input gradients g_i from ONE batched forward/backward
- * pass. The pass differentiates Σ_i ℓ_i with respect to the input and to a zero "probe" added to
- * each weighted layer's pre-activation output, which gives every example's output-gradient δ_i
- * (examples do not interact). Then, per layer:
- *   - Dense: h_i = a_i ⊗ δ_i (+ δ_i for the bias), never materialised for the Gram matrix:
- *     ⟨h_i, h_j⟩ = (⟨a_i, a_j⟩ + 1) · ⟨δ_i, δ_j⟩;
- *   - Conv2D: h_i materialised by one depthwise convolution with the batch as channels.
- * Models with other weighted layers fall back to an exact loop of b single-example passes; the
- * pass says which path it took.
+ * pass. The pass runs the model's graph call by call (chains, residual and branching graphs,
+ * nested models) and differentiates Σ_i ℓ_i with respect to the input and to a zero "probe" added
+ * to each weighted layer's linear output, which gives every example's output-gradient δ_i
+ * (examples do not interact in inference mode). Each weighted layer kind has a rule (layers/*.ts)
+ * that turns its inputs and δ into a block of h_i's columns: factored for Dense (the Gram matrix
+ * never forms h_i), materialised on first use for convolutions and BatchNormalization. Models
+ * with a weighted layer no rule covers, or a layer called twice, fall back to an exact loop of b
+ * single-example passes; the pass says which path it took and why.
  */
 import { tf } from '../backend/tf.js';
-import { UnsupportedError } from '../errors.js';
-import { type Conv2DInfo, type LayerInfo, batchCoupledLayers, planModel } from './layers.js';
+import { mulberry32 } from '../data/random.js';
+import { UnsupportedError, UsageError } from '../errors.js';
+import {
+  GRAM_TILE_ROWS,
+  type LayerBlock,
+  type ModelPlan,
+  type PlanStep,
+  batchCoupledLayers,
+  materializedBlock,
+  planModel,
+  symmetricFromTiles,
+  takeRows,
+} from './layers/index.js';
 import type { PerExampleLoss } from './losses.js';
 import { type Mask, applyMask } from './mask.js';
 import { trainableVariables } from './params.js';
 
-/** One weighted layer's share of the per-example gradients. */
-export type LayerBlock =
-  | { kind: 'dense'; a: tf.Tensor2D; delta: tf.Tensor2D; hasBias: boolean }
-  | { kind: 'materialized'; h: tf.Tensor2D };
+export type { LayerBlock, Rows } from './layers/index.js';
 
 export interface PerExamplePass {
   path: 'batched' | 'loop';
@@ -30,7 +38,7 @@ export interface PerExamplePass {
   losses: tf.Tensor1D;
   /** g_i, shape of the input batch. */
   inputGrads: tf.Tensor;
-  /** In `model.trainableWeights` order. */
+  /** In `model.trainableWeights` order; together they lay out h_i as θ is laid out. */
   blocks: LayerBlock[];
 }
 
@@ -43,93 +51,64 @@ export interface PassOptions {
 
 export function disposePass(pass: PerExamplePass): void {
   tf.dispose([pass.losses, pass.inputGrads]);
-  for (const blk of pass.blocks) tf.dispose(blk.kind === 'dense' ? [blk.a, blk.delta] : [blk.h]);
+  for (const blk of pass.blocks) blk.dispose();
 }
 
-/** 'same' padding exactly as tfjs computes it. */
-function samePadding(inSize: number, k: number, stride: number, dilation: number): [number, number] {
-  const out = Math.ceil(inSize / stride);
-  const total = Math.max((out - 1) * stride + (k - 1) * dilation + 1 - inSize, 0);
-  return [Math.floor(total / 2), total - Math.floor(total / 2)];
+type WeightedStep = Extract<PlanStep, { kind: 'weighted' }>;
+type ReadyPlan = Extract<ModelPlan, { ok: true }>;
+
+/** Runs the plan's calls in order with the probes added; returns the loss and what rules saved. */
+function forwardWithProbes(plan: ReadyPlan, probes: tf.Tensor[][], x: tf.Tensor, training: boolean, saved: tf.Tensor[][]): tf.Tensor {
+  const values = new Map<number, tf.Tensor>([[plan.input, x]]);
+  let k = 0;
+  for (const step of plan.steps) {
+    const ins = step.inputs.map((id) => values.get(id)!);
+    let outs: tf.Tensor[];
+    if (step.kind === 'alias') {
+      outs = ins;
+    } else if (step.kind === 'weighted') {
+      const { output, saved: s } = step.bound.forward(ins[0]!, probes[k++]!);
+      saved.push(s.map((t) => tf.keep(t)));
+      outs = [output];
+    } else {
+      const r = step.layer.apply(ins.length === 1 ? ins[0]! : ins, { training }) as tf.Tensor | tf.Tensor[];
+      outs = Array.isArray(r) ? r : [r];
+    }
+    step.outputs.forEach((id, i) => values.set(id, outs[i]!));
+  }
+  return values.get(plan.output)!;
 }
 
-/**
- * Per-example kernel gradients of a convolution as ONE depthwise convolution: with the batch as
- * channels, dW_n[i, j, c, m] = Σ_p x_n[p·s + i·d, c] · δ_n[p, m] is a depthwise conv of x
- * (transposed to [cin, H, W, b]) with δ (transposed to [oh, ow, b, cout]) as the filter, the
- * forward stride as its dilation and the forward dilation as its stride (tfjs convolutions never
- * have both above 1).
- */
-function depthwiseKernelGrads(a: tf.Tensor4D, delta: tf.Tensor4D, info: Conv2DInfo): tf.Tensor2D {
-  return tf.tidy(() => {
-    const [kh, kw, cin, cout] = info.kernel.shape;
-    const [b, h, w] = a.shape;
-    const xp =
-      info.padding === 'same'
-        ? tf.pad(a, [[0, 0], samePadding(h, kh, info.strides[0], info.dilations[0]), samePadding(w, kw, info.strides[1], info.dilations[1]), [0, 0]])
-        : a;
-    const x = xp.transpose([3, 1, 2, 0]) as tf.Tensor4D; // [cin, H, W, b]
-    const f = delta.transpose([1, 2, 0, 3]) as tf.Tensor4D; // [oh, ow, b, cout]
-    const out = tf.depthwiseConv2d(x, f, info.dilations, 'valid', 'NHWC', info.strides); // [cin, ≥kh, ≥kw, b·cout]
-    return out
-      .slice([0, 0, 0, 0], [cin, kh, kw, b * cout])
-      .reshape([cin, kh, kw, b, cout])
-      .transpose([3, 1, 2, 0, 4])
-      .reshape([b, kh * kw * cin * cout]);
-  });
-}
-
-function convBlock(a: tf.Tensor4D, delta: tf.Tensor4D, info: Conv2DInfo): LayerBlock {
-  return {
-    kind: 'materialized',
-    h: tf.tidy(() => {
-      const kernelGrad = depthwiseKernelGrads(a, delta, info);
-      return (info.bias ? tf.concat([kernelGrad, delta.sum([1, 2])], 1) : kernelGrad) as tf.Tensor2D;
-    }),
-  };
-}
-
-function linear(info: LayerInfo & { kind: 'dense' | 'conv2d' }, a: tf.Tensor): tf.Tensor {
-  const z =
-    info.kind === 'dense'
-      ? tf.matMul(a as tf.Tensor2D, info.kernel)
-      : tf.conv2d(a as tf.Tensor4D, info.kernel, info.strides, info.padding, 'NHWC', info.dilations);
-  return info.bias ? z.add(info.bias) : z;
-}
-
-function batchedPass(layers: LayerInfo[], loss: PerExampleLoss, x: tf.Tensor, y: tf.Tensor, training: boolean): PerExamplePass {
+function batchedPass(plan: ReadyPlan, loss: PerExampleLoss, x: tf.Tensor, y: tf.Tensor, training: boolean): PerExamplePass {
   const b = x.shape[0];
-  const weighted = layers.filter((l): l is LayerInfo & { kind: 'dense' | 'conv2d' } => l.kind !== 'passThrough');
-  const probes = weighted.map((l) => tf.zeros([b, ...(l.layer.outputShape as number[]).slice(1)]));
-  const inputs: tf.Tensor[] = []; // a_l, kept out of the gradient tape's tidy
+  const weighted = plan.steps.filter((s): s is WeightedStep => s.kind === 'weighted');
+  const probes = weighted.map((s) => s.bound.probeShapes.map((shape) => tf.zeros([b, ...shape])));
+  const saved: tf.Tensor[][] = []; // kept out of the gradient tape's tidy
   let losses: tf.Tensor1D | null = null;
   const xv = x.clone();
-  const { value, grads } = tf.engine().gradients(() => {
-    let h: tf.Tensor = xv;
-    let k = 0;
-    for (const info of layers) {
-      if (info.kind === 'passThrough') {
-        h = info.layer.apply(h, { training }) as tf.Tensor;
-        continue;
-      }
-      inputs.push(tf.keep(h));
-      h = info.activation(linear(info, h).add(probes[k++]));
-    }
-    losses = tf.keep(loss(y, h));
-    return losses.sum() as tf.Scalar;
-  }, [xv, ...probes]);
+  let result: { value: tf.Scalar; grads: tf.Tensor[] };
+  try {
+    result = tf.engine().gradients(() => {
+      losses = tf.keep(loss(y, forwardWithProbes(plan, probes, xv, training, saved)));
+      return losses.sum() as tf.Scalar;
+    }, [xv, ...probes.flat()]);
+  } catch (err) {
+    tf.dispose([xv, ...probes.flat(), ...saved.flat(), ...(losses ? [losses] : [])]);
+    throw err;
+  }
+  const { value, grads } = result;
   const [inputGrads, ...deltas] = grads;
-  const blocks = weighted.map((info, k): LayerBlock => {
-    const a = inputs[k];
-    const delta = deltas[k];
-    if (info.kind === 'dense') return { kind: 'dense', a: a as tf.Tensor2D, delta: delta as tf.Tensor2D, hasBias: info.bias !== null };
-    const blk = convBlock(a as tf.Tensor4D, delta as tf.Tensor4D, info);
-    tf.dispose([a, delta]);
-    return blk;
+  let offset = 0;
+  const byStep = new Map<PlanStep, LayerBlock>();
+  weighted.forEach((s, k) => {
+    const n = probes[k]!.length;
+    byStep.set(s, s.bound.block(saved[k]!, deltas.slice(offset, offset + n)));
+    offset += n;
   });
-  tf.dispose([value, ...probes]);
-  if (!inputs.includes(xv)) xv.dispose(); // else it lives on as the first layer's input
-  return { path: 'batched', b, losses: losses!, inputGrads, blocks };
+  tf.dispose([value, ...probes.flat()]);
+  if (!saved.some((s) => s.includes(xv))) xv.dispose(); // else a block owns it
+  const blocks = plan.blockOrder.map((i) => byStep.get(plan.steps[i]!)!);
+  return { path: 'batched', b, losses: losses!, inputGrads: inputGrads!, blocks };
 }
 
 /** The exact reference: one forward/backward pass per example. */
@@ -145,112 +124,195 @@ function loopPass(model: tf.LayersModel, loss: PerExampleLoss, x: tf.Tensor, y: 
       const yi = y.slice(i, 1);
       const { value, grads } = tf.engine().gradients(() => loss(yi, model.apply(xi, { training }) as tf.Tensor).sum() as tf.Scalar, [xi, ...vars]);
       const [g, ...w] = grads;
-      gs.push(tf.keep(g));
+      gs.push(tf.keep(g!));
       ls.push(tf.keep(value.reshape([1])));
-      rows.push(tf.keep(tf.concat(w.map((t) => t.reshape([-1])), 0) as tf.Tensor1D));
+      rows.push(tf.keep((w.length ? tf.concat(w.map((t) => t.reshape([-1])), 0) : tf.zeros([0])) as tf.Tensor1D));
     });
   }
+  const h = tf.stack(rows, 0) as tf.Tensor2D;
   const out: PerExamplePass = {
     path: 'loop', reason, b,
     losses: tf.concat(ls, 0) as tf.Tensor1D,
     inputGrads: tf.concat(gs, 0),
-    blocks: [{ kind: 'materialized', h: tf.stack(rows, 0) as tf.Tensor2D }],
+    blocks: [materializedBlock({ kind: 'loop', layer: '', b, size: h.shape[1], make: () => h.clone(), owned: [h] })],
   };
   tf.dispose([...rows, ...gs, ...ls]);
   return out;
 }
 
+/** The plan of a model, remembered while its graph, trainable weights and backend stay the same. */
+const plans = new WeakMap<tf.LayersModel, { output: number; backend: string; weights: tf.LayerVariable[]; plan: ModelPlan }>();
+
+function cachedPlan(model: tf.LayersModel): ModelPlan {
+  const hit = plans.get(model);
+  const weights = model.trainableWeights;
+  const output = model.outputs[0]!.id;
+  const backend = tf.getBackend();
+  const same = hit && hit.output === output && hit.backend === backend && hit.weights.length === weights.length && hit.weights.every((w, i) => w === weights[i]);
+  if (same) return hit.plan;
+  const plan = planModel(model);
+  plans.set(model, { output, backend, weights, plan });
+  return plan;
+}
+
 /** Per-example gradients of one batch, by the fastest exact path the model allows. */
 export function perExamplePass(model: tf.LayersModel, loss: PerExampleLoss, x: tf.Tensor, y: tf.Tensor, opts: PassOptions = {}): PerExamplePass {
   const training = opts.training ?? false;
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+    throw new UnsupportedError(`per-example gradients need a model with one input and one output (${model.name} has ${model.inputs.length} and ${model.outputs.length})`);
+  }
   if (training) {
     const coupled = batchCoupledLayers(model);
     if (coupled.length) {
       throw new UnsupportedError(`BatchNormalization in training mode (${coupled.join(', ')}) couples the examples of a batch: per-example gradients do not exist`);
     }
   }
-  const plan = planModel(model);
-  if (opts.forceLoop || !plan.ok) return loopPass(model, loss, x, y, training, opts.forceLoop ? 'forced' : (plan as { reason: string }).reason);
-  return batchedPass(plan.layers, loss, x, y, training);
+  if (opts.forceLoop) return loopPass(model, loss, x, y, training, 'forced');
+  const plan = cachedPlan(model);
+  if (!plan.ok && plan.fatal) throw new UnsupportedError(`no per-example gradients: ${plan.reason}`);
+  if (!plan.ok) return loopPass(model, loss, x, y, training, plan.reason);
+  return batchedPass(plan, loss, x, y, training);
 }
 
 /** The per-example gradients as one [b, D] matrix (D masked if a mask is given). */
 export function materialize(pass: PerExamplePass, mask: Mask | null = null): tf.Tensor2D {
   return tf.tidy(() => {
-    const parts = pass.blocks.map((blk) => {
-      if (blk.kind === 'materialized') return blk.h;
-      const [b, n] = blk.a.shape;
-      const m = blk.delta.shape[1];
-      const kernel = blk.a.reshape([b, n, 1]).mul(blk.delta.reshape([b, 1, m])).reshape([b, n * m]);
-      return blk.hasBias ? tf.concat([kernel, blk.delta], 1) : kernel;
-    });
-    return applyMask(mask, tf.concat(parts, 1) as tf.Tensor2D);
+    if (pass.blocks.length === 0) return tf.zeros([pass.b, 0]) as tf.Tensor2D;
+    return applyMask(mask, tf.concat(pass.blocks.map((blk) => blk.materialize()), 1) as tf.Tensor2D);
   });
 }
 
-/** G_ij = ⟨h_i, h_j⟩, [b, b]. Without a mask, dense layers never materialise h_i. */
-export function gram(pass: PerExamplePass, mask: Mask | null = null): tf.Tensor2D {
+/** The Gram matrix of the rows of `h` [b, D], tiled as `gram` is. */
+function gramOfRows(h: tf.Tensor2D, tileRows: number): tf.Tensor2D {
+  return symmetricFromTiles(h.shape[0], (r, c) => tf.tidy(() => {
+    const hr = takeRows(h, r);
+    return tf.matMul(hr, r === c ? hr : takeRows(h, c), false, true);
+  }), tileRows);
+}
+
+/**
+ * G_ij = ⟨h_i, h_j⟩, [b, b]. Without a mask, dense layers never materialise h_i. Above
+ * `tileRows` examples (default {@link GRAM_TILE_ROWS}) only the tiles on and below the diagonal
+ * are computed, in strips that keep the temporary memory to a few b × b matrices.
+ */
+export function gram(pass: PerExamplePass, mask: Mask | null = null, tileRows = GRAM_TILE_ROWS): tf.Tensor2D {
   return tf.tidy(() => {
-    if (mask) {
-      const h = materialize(pass, mask);
-      return tf.matMul(h, h, false, true);
-    }
-    const terms = pass.blocks.map((blk) => {
-      if (blk.kind === 'materialized') return tf.matMul(blk.h, blk.h, false, true);
-      const aa = tf.matMul(blk.a, blk.a, false, true);
-      const dd = tf.matMul(blk.delta, blk.delta, false, true);
-      return (blk.hasBias ? aa.add(1) : aa).mul(dd);
-    });
-    return tf.addN(terms) as tf.Tensor2D;
+    if (mask) return gramOfRows(materialize(pass, mask), tileRows);
+    if (pass.blocks.length === 0) return tf.zeros([pass.b, pass.b]) as tf.Tensor2D;
+    return symmetricFromTiles(pass.b, (r, c) => tf.addN(pass.blocks.map((blk) => blk.gramTile(r, c))) as tf.Tensor2D, tileRows);
   });
+}
+
+/** ⟨g_i, g_j⟩ for the input gradients, [b, b], tiled as `gram` is. */
+export function inputGram(pass: PerExamplePass, tileRows = GRAM_TILE_ROWS): tf.Tensor2D {
+  return tf.tidy(() => gramOfRows(pass.inputGrads.reshape([pass.b, -1]) as tf.Tensor2D, tileRows));
 }
 
 /** ‖h_i‖² for every example, [b] (the Gram matrix's diagonal, without the rest of it). */
 export function normsSq(pass: PerExamplePass, mask: Mask | null = null): tf.Tensor1D {
   return tf.tidy(() => {
     if (mask) return materialize(pass, mask).square().sum(1) as tf.Tensor1D;
-    const terms = pass.blocks.map((blk) => {
-      if (blk.kind === 'materialized') return blk.h.square().sum(1);
-      const aa = blk.a.square().sum(1);
-      return (blk.hasBias ? aa.add(1) : aa).mul(blk.delta.square().sum(1));
-    });
-    return tf.addN(terms) as tf.Tensor1D;
+    if (pass.blocks.length === 0) return tf.zeros([pass.b]) as tf.Tensor1D;
+    return tf.addN(pass.blocks.map((blk) => blk.normsSq())) as tf.Tensor1D;
   });
 }
 
 /** h̄ = mean_i h_i, the batch gradient, flat (masked if a mask is given). */
 export function meanGradient(pass: PerExamplePass, mask: Mask | null = null): tf.Tensor1D {
   return tf.tidy(() => {
-    const parts = pass.blocks.flatMap((blk) => {
-      if (blk.kind === 'materialized') return [blk.h.mean(0)];
-      const kernel = tf.matMul(blk.a, blk.delta, true, false).div(pass.b).reshape([-1]);
-      return blk.hasBias ? [kernel, blk.delta.mean(0)] : [kernel];
-    });
-    return applyMask(mask, tf.concat(parts, 0) as tf.Tensor1D);
+    if (pass.blocks.length === 0) return tf.zeros([0]) as tf.Tensor1D;
+    return applyMask(mask, tf.concat(pass.blocks.map((blk) => blk.mean()), 0) as tf.Tensor1D);
   });
+}
+
+/** Both passes have blocks of the same kinds for the same layers. */
+function sameLayout(p: PerExamplePass, q: PerExamplePass): boolean {
+  return p.blocks.length === q.blocks.length && p.blocks.every((blk, k) => blk.kind === q.blocks[k]!.kind && blk.layer === q.blocks[k]!.layer);
 }
 
 /**
  * ‖h_i(after) − h_i(before)‖² for every example, [b], from differences (never from expanded
- * squares, which cancel catastrophically in float32). Dense: a'⊗δ' − a⊗δ = Δa⊗δ' + a⊗Δδ.
+ * squares, which cancel catastrophically in float32).
  */
 export function diffNormsSq(before: PerExamplePass, after: PerExamplePass, mask: Mask | null = null): tf.Tensor1D {
   return tf.tidy(() => {
-    if (mask || before.path !== after.path) {
+    if (mask || !sameLayout(before, after)) {
       return materialize(after, mask).sub(materialize(before, mask)).square().sum(1) as tf.Tensor1D;
     }
-    const terms = before.blocks.map((b0, k) => {
-      const b1 = after.blocks[k];
-      if (b0.kind === 'materialized' && b1.kind === 'materialized') return b1.h.sub(b0.h).square().sum(1);
-      if (b0.kind !== 'dense' || b1.kind !== 'dense') throw new Error('per-example passes of different layouts');
-      const da = b1.a.sub(b0.a);
-      const dd = b1.delta.sub(b0.delta);
-      const sq = (t: tf.Tensor) => t.square().sum(1);
-      const dot = (s: tf.Tensor, t: tf.Tensor) => s.mul(t).sum(1);
-      let v = sq(da).mul(sq(b1.delta)).add(sq(b0.a).mul(sq(dd))).add(dot(da, b0.a).mul(dot(b1.delta, dd)).mul(2));
-      if (b0.hasBias) v = v.add(sq(dd));
-      return v;
-    });
-    return tf.addN(terms) as tf.Tensor1D;
+    if (after.blocks.length === 0) return tf.zeros([after.b]) as tf.Tensor1D;
+    return tf.addN(after.blocks.map((blk, k) => blk.diffNormsSq(before.blocks[k]!))) as tf.Tensor1D;
   });
+}
+
+// ---- a stated approximation for very large batches --------------------------------------------
+
+/** Which sub-batches: `size` examples each, drawn without replacement from a seeded shuffle. */
+export interface SubsetOptions {
+  size: number;
+  seed: number;
+}
+
+/**
+ * ⌊b / size⌋ disjoint random sub-batches of `size` examples (a seeded Fisher–Yates shuffle of
+ * 0..b−1, cut in order; the last b mod size examples are left out). A UsageError unless
+ * 2 ≤ size ≤ b.
+ */
+export function disjointSubsets(b: number, { size, seed }: SubsetOptions): Int32Array[] {
+  if (!Number.isInteger(size) || size < 2 || size > b) throw new UsageError(`sub-batch size must be an integer in [2, ${b}], got ${size}`);
+  const order = Int32Array.from({ length: b }, (_, i) => i);
+  const rand = mulberry32(seed);
+  for (let i = b - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return Array.from({ length: Math.floor(b / size) }, (_, k) => order.slice(k * size, (k + 1) * size).sort());
+}
+
+/**
+ * The approximation for batches too large for the b × b Gram matrix: one `size × size` Gram
+ * matrix per sub-batch (cost b·size instead of b²). A metric computed on each estimates that
+ * metric *at batch size `size`* (the stable rank, coherence and noise-scale estimates depend on
+ * the batch size), with the spread over sub-batches as its standard error ({@link subsetMean}).
+ * Never a default: the caller asks for it by name.
+ */
+export function subsetGrams(pass: PerExamplePass, subsets: readonly Int32Array[], mask: Mask | null = null): tf.Tensor2D[] {
+  return tf.tidy(() => {
+    if (mask) {
+      const h = materialize(pass, mask);
+      return subsets.map((s) => tf.tidy(() => {
+        const hs = takeRows(h, s);
+        return tf.matMul(hs, hs, false, true);
+      }));
+    }
+    return subsets.map((s) => tf.addN(pass.blocks.map((blk) => blk.gramTile(s, s))) as tf.Tensor2D);
+  });
+}
+
+/** As {@link subsetGrams}, for the input gradients. */
+export function subsetInputGrams(pass: PerExamplePass, subsets: readonly Int32Array[]): tf.Tensor2D[] {
+  return tf.tidy(() => {
+    const g = pass.inputGrads.reshape([pass.b, -1]) as tf.Tensor2D;
+    return subsets.map((s) => tf.tidy(() => {
+      const gs = takeRows(g, s);
+      return tf.matMul(gs, gs, false, true);
+    }));
+  });
+}
+
+/** A metric over sub-batches: its mean and standard error (sample deviation / √k). */
+export interface SubsetEstimate {
+  mean: number | null;
+  stdError: number | null;
+  /** Sub-batches whose metric was defined (the others are left out). */
+  parts: number;
+  reason?: string;
+}
+
+export function subsetMean(values: readonly (number | null)[]): SubsetEstimate {
+  const xs = values.filter((v): v is number => v !== null && Number.isFinite(v));
+  if (xs.length === 0) return { mean: null, stdError: null, parts: 0, reason: 'the metric is undefined on every sub-batch' };
+  const mean = xs.reduce((s, v) => s + v, 0) / xs.length;
+  if (xs.length < 2) return { mean, stdError: null, parts: 1, reason: 'one sub-batch: no standard error' };
+  const variance = xs.reduce((s, v) => s + (v - mean) ** 2, 0) / (xs.length - 1);
+  return { mean, stdError: Math.sqrt(variance / xs.length), parts: xs.length };
 }
