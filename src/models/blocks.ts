@@ -69,7 +69,7 @@ export function convBlock(filters: number, args: ConvArgs): tf.layers.Layer[] {
 
 /** The classifier: dense to `classes` units with softmax (the losses are categorical). */
 export function outputLayer(classes: number, seed: number): tf.layers.Layer {
-  return tf.layers.dense({ units: classes, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed }) });
+  return tf.layers.dense({ units: classes, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: tfSeed(seed) }) });
 }
 
 /** The first layer of a fully connected Sequential: Flatten for shaped inputs, an input layer for flat ones. */
@@ -98,13 +98,21 @@ export function stagePlan(depth: number, width: number): Stage[] {
 }
 
 /** He-normal initialiser (for ReLU-family convolutions; He et al. 2015). */
+/**
+ * The seed given to a tfjs initialiser. tfjs treats a seed of 0 as no seed at all (a different
+ * draw on every build), so 0 is mapped to a fixed non-zero value; every other seed is its own.
+ */
+export function tfSeed(seed: number): number {
+  return seed === 0 ? 0x9e3779b9 : seed;
+}
+
 export function heNormal(seed: number): Initializer {
-  return tf.initializers.heNormal({ seed });
+  return tf.initializers.heNormal({ seed: tfSeed(seed) });
 }
 
 /** Glorot-uniform initialiser (Glorot & Bengio 2010; Keras' default). */
 export function glorotUniform(seed: number): Initializer {
-  return tf.initializers.glorotUniform({ seed });
+  return tf.initializers.glorotUniform({ seed: tfSeed(seed) });
 }
 
 /**
