@@ -52,7 +52,7 @@ const optionCases: CliCase[] = OPTION_CASES.filter((c) => c.runCli).map((c) => {
 const SCRATCH_RUN = (f: Fixtures, name: string) => f.out(name);
 
 const usageCases: CliCase[] = [
-  { name: 'an unknown command', args: () => ['trian', '--steps', '2'], code: 2, line: "unknown command 'trian': choose one of train, compare, report, probe, policies, worker, bench (see --help)" },
+  { name: 'an unknown command', args: () => ['trian', '--steps', '2'], code: 2, line: "unknown command 'trian': choose one of train, compare, experiment, fitness, report, probe, policies, worker, bench (see --help)" },
   { name: 'no command', args: () => [], code: 2, line: 'name a command: see --help' },
   { name: 'an unknown flag', args: (f) => ['train', ...TINY, '--lrr', '0.1', '--run-dir', SCRATCH_RUN(f, 'lrr')], code: 2, line: 'Unknown argument: lrr' },
   { name: 'a bad GRADCOND_LOG_LEVEL', args: (f) => ['train', ...TINY, '--steps', '2', '--run-dir', SCRATCH_RUN(f, 'env')], env: { GRADCOND_LOG_LEVEL: 'loud' }, code: 2, line: "GRADCOND_LOG_LEVEL='loud' is not a log level: choose one of error, warn, info, debug" },

@@ -188,7 +188,6 @@ describe('corpus: signals during train', { concurrency: 2 }, () => {
 
 describe('corpus: signals during compare', () => {
   test('SIGINT stops every run between steps with a checkpoint and a stop event, exit 130', {
-    todo: 'src/compare/worker.ts exits at once when the parent goes (process.on("disconnect", () => process.exit(0))) and has no SIGINT/SIGTERM handler, and pool.ts/compare.ts never forward a signal: a Ctrl-C leaves each run without a stop event or a final checkpoint, and the parent dies by the signal. Needed: the worker aborts executeRun through ExecuteOptions.signal on SIGINT/SIGTERM/disconnect and reports the run as stopped; runPool sends the workers the signal and waits; the compare command installs signalHandlers() and exits 130/143.',
     timeout: 180_000,
   }, async () => {
     const out = fx.out('compare-signal');

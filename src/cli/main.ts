@@ -20,8 +20,8 @@ type Loader = () => Promise<Record<string, unknown>>;
 export const COMMANDS: readonly { command: string; describe: string; load: Loader }[] = [
   { command: 'train', describe: 'Train a model under a policy, tracing the run (default: an MLP on the embedded Fashion-MNIST)', load: () => import('./commands/train.js') },
   { command: 'compare', describe: 'Compare policies × seeds on one task: a table of medians with a paired significance test, and every run traced', load: () => import('./commands/compare.js') },
-  { command: 'experiment [name]', describe: 'Run one of the thesis\' chapter-4 experiments (--list shows them; --quick runs in minutes) and write its report', load: () => import('./commands/experiment.js') },
-  { command: 'fitness', describe: 'Rank architectures at initialisation by gradient conditioning (an architecture-search fitness), or by a zero-cost proxy', load: () => import('./commands/fitness.js') },
+  { command: 'experiment [name]', describe: 'Run a chapter-4 experiment (a grid of runs, resumable), analyse it, and write experiment.json and report.html', load: () => import('./commands/experiment.js') },
+  { command: 'fitness', describe: 'Rank architectures at initialisation by a gradient-conditioning fitness score (or a zero-cost proxy)', load: () => import('./commands/fitness.js') },
   { command: 'report <dirs..>', describe: 'One self-contained HTML report (or SVG / PNG plots) of comparison or run directories', load: () => import('./commands/report.js') },
   { command: 'probe', describe: 'Every gradient-conditioning metric of a saved model on given batches (a deterministic protocol: docs/metrics.md)', load: () => import('./commands/probe.js') },
   { command: 'policies [name]', describe: 'List the policies: what each changes, what it reads, its options and defaults, its source', load: () => import('./commands/policies.js') },

@@ -29,6 +29,8 @@ export interface CompareOptions {
   onFinished?: (f: Finished, done: number, total: number) => void;
   /** Runs the tasks (default: local worker processes); the queue path replaces it. */
   runner?: (tasks: RunTask[], onProgress: (p: Progress) => void, onFinished: (f: Finished) => void) => Promise<Finished[]>;
+  /** Aborting stops the local workers' runs between steps, with checkpoints (--resume continues). */
+  signal?: AbortSignal;
 }
 
 export interface ComparisonFile {
@@ -59,7 +61,7 @@ export interface PlannedTask {
 }
 
 /** How `runResumable` runs its tasks: `CompareOptions` without the directory's own choices. */
-export type RunnerOptions = Pick<CompareOptions, 'jobs' | 'onProgress' | 'onFinished' | 'runner'>;
+export type RunnerOptions = Pick<CompareOptions, 'jobs' | 'onProgress' | 'onFinished' | 'runner' | 'signal'>;
 
 /** A run's result: its outcome, read from its directory alone, and the error its runner reported. */
 export interface TaskResult {
@@ -86,7 +88,7 @@ export async function runResumable(planned: readonly PlannedTask[], opts: Runner
   const onProgress = opts.onProgress ?? (() => {});
   if (tasks.length > 0) {
     if (opts.runner) await opts.runner(tasks, onProgress, onFinished);
-    else await runPool(tasks, { jobs: opts.jobs, onProgress, onFinished });
+    else await runPool(tasks, { jobs: opts.jobs, onProgress, onFinished, signal: opts.signal });
   }
   return planned.map((p) => ({ outcome: readOutcome(p.spec.id, p.dir, errors.get(p.spec.id)), error: errors.get(p.spec.id) ?? null }));
 }

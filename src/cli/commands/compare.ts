@@ -21,6 +21,7 @@ import { checkWritableDir } from '../../trace/dirs.js';
 import { type DataArgs, dataOptions, dataSpecOf } from '../dataOptions.js';
 import { modelOptions, modelRefOf, type ModelArgs } from '../modelOptions.js';
 import { progressView, short } from '../progress.js';
+import { SIGNAL_EXIT, signalHandlers } from '../signals.js';
 
 export const DEFAULT_POLICIES = ['constant', 'cosine', 'plateau', 'adascale', 'conditioned'];
 
@@ -182,12 +183,24 @@ export async function runCompare(args: CompareArgs): Promise<void> {
   // The queue's client (bullmq) loads only when a queue is asked for: it is slow to import.
   const url = args.queue;
   const runner = url !== undefined ? (await import('../../queue/submit.js')).queueRunner({ url, queueName: args['queue-name'], compareDir: out, log: view.log }) : undefined;
-  const file = await compare(spec, out, {
-    jobs: args.jobs, resume: args.resume, overwrite: args.overwrite, ...(runner ? { runner } : {}),
-    onProgress: (p) => view.update(p.id, p.fraction, { step: p.step, epoch: p.epoch, loss: short(p.loss), lr: short(p.learningRate), batch: p.batchSize }),
-    onFinished: (f, done, total) => view.log(`${f.id}: ${f.error ? `failed: ${f.error}` : 'finished'} (${done}/${total})`),
-  });
-  view.stop();
+  const signals = signalHandlers();
+  let file;
+  try {
+    file = await compare(spec, out, {
+      jobs: args.jobs, resume: args.resume, overwrite: args.overwrite, signal: signals.abort, ...(runner ? { runner } : {}),
+      onProgress: (p) => view.update(p.id, p.fraction, { step: p.step, epoch: p.epoch, loss: short(p.loss), lr: short(p.learningRate), batch: p.batchSize }),
+      onFinished: (f, done, total) => view.log(`${f.id}: ${f.error ? `failed: ${f.error}` : 'finished'} (${done}/${total})`),
+    });
+  } finally {
+    view.stop();
+    signals.release();
+  }
+  const sig = signals.signal();
+  if (sig !== null) {
+    process.stderr.write(`gradcond: stopped by ${sig}, every run with a checkpoint: continue with --resume --out ${out}\n`);
+    process.exitCode = SIGNAL_EXIT[sig];
+    return;
+  }
   const report = path.join(out, 'report.html');
   if (args.report) await writeHtml(comparisonReport(out), report);
   if (args.json) process.stdout.write(`${JSON.stringify(file)}\n`);
