@@ -7,7 +7,7 @@ import { tf } from '../../backend/tf.js';
 import type { InputGradientSamples, KappaXSamples, PerExampleSamples } from '../../metrics/batchDissonance.js';
 import { norm, readback, toGram } from '../hostMath.js';
 import { parameterCount } from '../params.js';
-import { diffNormsSq, disposePass, gram, normsSq, perExamplePass } from '../perExample.js';
+import { diffNormsSq, disposePass, gram, inputGram, normsSq, perExamplePass } from '../perExample.js';
 import type { SharedWork } from './shared.js';
 
 export function samplePerExample(w: SharedWork): PerExampleSamples {
@@ -21,10 +21,7 @@ export function samplePerExample(w: SharedWork): PerExampleSamples {
 export function sampleInputGradient(w: SharedWork): InputGradientSamples {
   const pass = w.pass();
   const dim = pass.inputGrads.size / pass.b;
-  const g = readback(() => {
-    const flat = pass.inputGrads.reshape([pass.b, dim]);
-    return tf.matMul(flat, flat, false, true);
-  });
+  const g = readback(() => inputGram(pass)); // tiled above 1,024 examples: memory stays bounded
   return { gram: toGram(pass.b, g), dim };
 }
 
