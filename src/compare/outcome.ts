@@ -24,8 +24,7 @@ export interface TestResult {
 
 /**
  * How a run ended: `done`; `diverged` (a non-finite loss, gradient or update stopped it);
- * `dead` (it ran, but its loss never went below where it started: over the last quarter of its
- * steps the median loss is at least the first step's loss); `failed` (an error in the run
+ * `dead` (it ran, but its loss ended where it started or above: DEAD_RULE); `failed` (an error in the run
  * itself); `incomplete` (no end: killed or still running).
  */
 export type RunStatus = 'done' | 'diverged' | 'dead' | 'failed' | 'incomplete';
@@ -49,12 +48,12 @@ export const TEST_FILE = 'test.json';
 export const FAILURE_FILE = 'failure.json';
 
 /** The stated rule for a dead run (see RunStatus). */
-export const DEAD_RULE = 'the median training loss over the last quarter of the steps is at least the first step\'s loss';
+export const DEAD_RULE = 'the median training loss over the last quarter of the steps, or the last epoch\'s mean training loss, is at least the first step\'s loss';
 
-function dead(losses: number[]): boolean {
+function dead(losses: number[], finalLoss: number | null): boolean {
   if (losses.length < 8) return false;
   const tail = losses.slice(Math.floor(0.75 * losses.length)).sort((a, b) => a - b);
-  return tail[tail.length >> 1]! >= losses[0]!;
+  return tail[tail.length >> 1]! >= losses[0]! || (finalLoss !== null && finalLoss >= losses[0]!);
 }
 
 function readJson<T>(file: string): T | null {
@@ -94,7 +93,7 @@ export function outcomeOf(id: string, dir: string): RunOutcome {
     validation.push({ step: e.step, examples: at.examples, wallMs: e.wallTime, valAccuracy: e.valAccuracy });
   }
   let status: RunStatus = failure ? 'failed' : summary.status === 'diverged' ? 'diverged' : summary.status === 'incomplete' ? 'incomplete' : 'done';
-  if (status === 'done' && dead(losses)) status = 'dead';
+  if (status === 'done' && dead(losses, summary.loss.final)) status = 'dead';
   const accuracies = validation.map((v) => v.valAccuracy);
   return {
     id, status,

@@ -82,7 +82,7 @@ export function buildTable(entries: RunEntry[], opts: { baseline: string; target
   const notes = [
     `${seeds} seed(s): every policy starts from the same initial weights and sees the same data order for a given seed.`,
     `Significance: exact paired sign-flip permutation test against '${opts.baseline}', two-sided, α = ${opts.alpha ?? 0.05}; with ${seeds} seed(s) the smallest possible p is ${smallestPValue(seeds).toFixed(3)}${smallestPValue(seeds) >= (opts.alpha ?? 0.05) ? ', so no difference can be significant: run more seeds' : ''}.`,
-    'Time to target counts only the runs that reached it. Failed runs (diverged, dead: never below their first loss, or failed) are counted under "failed"; their finite numbers stay in the medians.',
+    'Time to target counts only the runs that reached it. Failed runs (diverged; dead: the loss ended at or above where it started; or failed) are counted under "failed"; their finite numbers stay in the medians.',
   ];
   return {
     baseline: opts.baseline,
