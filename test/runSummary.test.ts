@@ -131,6 +131,8 @@ test('the human version: outcome, results, metric time, findings and warnings', 
     'stopped (aborted (SIGINT)): 2 steps, 1 epochs, 16 examples in 1.0 s',
     'loss 1.5000 (best 1.5000), acc 0.2500 (best 0.2500), val_loss 1.2500 (best 1.2500), val_acc 0.5000 (best 0.5000)',
     'metrics: 0.05 s (5.0% of wall time); update ×1; 0 policy update(s)',
+    '  metric        group   first  median  last   trend  samples',
+    '  kappaWUpdate  update  1.000  1.000   1.000  —      1',
     'health: loss spike at step 1',
   ]);
 });

@@ -4,15 +4,15 @@
  *
  * Under a budget:
  * - every group is sampled once early (one new group per step from step 1 on, whatever it
- *   costs), so that no run ends without a sample of each; the time spent is paid back later;
- * - then a group runs only when its expected cost (the last measured durations, smoothed, or
- *   before any measurement its declared prior × the current step time) still fits:
- *   spent + cost ≤ share · fraction · (elapsed + cost);
+ *   costs), so that no run ends without a sample of each: a fixed cost, not charged to the
+ *   budget (the run's summary reports all metric time), which also measures each group's cost;
  * - groups a policy reads are `priority` groups: they share `priorityShare` (default ¾) of the
  *   budget among themselves, the other groups the rest (all of it when there are no priority
  *   groups, or no others), so that a policy gets its signal without starving the trace;
- * - within each pool groups take turns, least recently sampled first, and a cheap group never
- *   overtakes an expensive one that is waiting.
+ * - within a pool every group has an equal share, and runs when its expected cost (its measured
+ *   durations, smoothed; before any, its declared prior × the step time) still fits:
+ *   spent_g + cost ≤ share_g · fraction · (elapsed + cost). So a cheap group is sampled often
+ *   and an expensive one rarely, each for the same time: the cheap ones' traces stay dense.
  * Time is passed in (elapsed and step milliseconds), so the scheduler is deterministic under test.
  */
 import { GROUPS, type SampledGroup } from '../metrics/registry.js';
@@ -29,11 +29,12 @@ export interface SchedulerOptions {
 interface Pool {
   groups: SampledGroup[];
   share: number;
-  spentMs: number;
 }
 
 export class MetricScheduler {
   private metricMs = 0;
+  /** Per group: budgeted milliseconds spent (every sample but the first). */
+  private readonly chargedMs = new Map<SampledGroup, number>();
   private readonly costMs = new Map<SampledGroup, number>();
   private readonly lastStep = new Map<SampledGroup, number>();
   private readonly pools: Pool[];
@@ -47,8 +48,8 @@ export class MetricScheduler {
     const others = groups.filter((g) => !priority.includes(g));
     const share = priority.length && others.length ? (opts.priorityShare ?? 0.75) : 1;
     this.pools = [
-      { groups: priority, share, spentMs: 0 },
-      { groups: others, share: priority.length ? 1 - share : 1, spentMs: 0 },
+      { groups: priority, share },
+      { groups: others, share: priority.length ? 1 - share : 1 },
     ].filter((p) => p.groups.length > 0);
   }
 
@@ -67,24 +68,17 @@ export class MetricScheduler {
   }
 
   private dueIn(pool: Pool, fraction: number, elapsedMs: number, stepMs: number): SampledGroup[] {
-    const order = [...pool.groups].sort((a, b) => this.lastStep.get(a)! - this.lastStep.get(b)!);
-    const chosen: SampledGroup[] = [];
-    let planned = 0;
-    for (const g of order) {
+    const share = (pool.share * fraction) / pool.groups.length;
+    return pool.groups.filter((g) => {
       const cost = this.costMs.get(g) ?? GROUPS[g].priorSteps * stepMs;
-      // Round robin: a cheaper group never jumps ahead of one waiting longer.
-      if (pool.spentMs + planned + cost > pool.share * fraction * (elapsedMs + planned + cost)) break;
-      chosen.push(g);
-      planned += cost;
-    }
-    return chosen;
+      return (this.chargedMs.get(g) ?? 0) + cost <= share * (elapsedMs + cost);
+    });
   }
 
-  /** Records what a group cost when it ran. */
+  /** Records what a group cost when it ran; a group's first sample is not charged to the budget. */
   record(group: SampledGroup, step: number, ms: number): void {
     this.metricMs += ms;
-    const pool = this.pools.find((p) => p.groups.includes(group));
-    if (pool) pool.spentMs += ms;
+    if (this.lastStep.has(group)) this.chargedMs.set(group, (this.chargedMs.get(group) ?? 0) + ms);
     const prev = this.costMs.get(group);
     this.costMs.set(group, prev === undefined ? ms : 0.7 * prev + 0.3 * ms);
     this.lastStep.set(group, step);

@@ -359,6 +359,20 @@ function finalAndBest(label: string, fb: FinalBest): string | null {
  * A short human version of a summary, one line each: outcome and counts; losses and accuracies;
  * metric time and groups; then every health finding and warning.
  */
+const num = (x: number | null): string => (x === null ? '—' : Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(2) : x.toPrecision(4));
+
+/** Per sampled metric: first, median and last value, and the trend (docs/metrics.md says what each means). */
+function metricTable(s: RunSummary): string[] {
+  const rows = Object.entries(s.metrics)
+    .filter(([, m]) => m.source !== 'step' && m.count > 0)
+    .map(([name, m]) => [name, m.source, num(m.first), num(m.median), num(m.last), m.direction === null ? '—' : `${m.direction} ${num(m.trend)}`, String(m.count)]);
+  if (!rows.length) return [];
+  const head = ['metric', 'group', 'first', 'median', 'last', 'trend', 'samples'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => `  ${r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}`;
+  return [line(head), ...rows.map(line)];
+}
+
 export function formatSummary(s: RunSummary): string[] {
   // A diverged run's reason is its health line below.
   const outcome = s.status === 'stopped' ? `stopped (${s.stopReason ?? 'no reason given'})` : s.status;
@@ -373,6 +387,7 @@ export function formatSummary(s: RunSummary): string[] {
   const groups = Object.entries(s.groups).map(([g, v]) => `${g} ×${v.samples}${v.interval !== null ? ` every ${v.interval.toFixed(1)} steps` : ''}`);
   const share = s.metricTimeFraction === null ? '' : ` (${(100 * s.metricTimeFraction).toFixed(1)}% of wall time)`;
   lines.push(`metrics: ${(s.metricTimeMs / 1000).toFixed(2)} s${share}${groups.length ? `; ${groups.join(', ')}` : ''}; ${s.policyUpdates} policy update(s)`);
+  lines.push(...metricTable(s));
   for (const h of s.health) lines.push(`health: ${h.message}`);
   for (const w of s.warnings) lines.push(`warning: ${w}`);
   return lines;
