@@ -5,26 +5,18 @@
  */
 import { tf } from '../../backend/tf.js';
 import { materializedBlock } from './block.js';
-import { type ConvGeometry, biasGrads, conv2dKernelGrads } from './convGrads.js';
-import { type LayerRule, activationOf, dilationUnsupported, exampleShape, pair, sizeOf, unsupported, variableField } from './rule.js';
+import { biasGrads, bindConvolution, conv2dKernelGrads } from './convGrads.js';
+import { type LayerRule, activationOf, dilationUnsupported, isUnsupported, sizeOf, unsupported, variableField } from './rule.js';
 
 export const conv2dRule: LayerRule = {
   kind: 'conv2d',
   classNames: ['Conv2D'],
   bind({ layer, outputShape }) {
-    const config = layer.getConfig();
     const kernel = variableField(layer, 'kernel');
-    const bias = variableField(layer, 'bias');
-    const out = exampleShape(outputShape);
     if (!kernel) return unsupported(`layer ${layer.name}: Conv2D without a kernel`);
-    if (config.dataFormat !== 'channelsLast') return unsupported(`layer ${layer.name}: only channelsLast convolutions have a batched rule`);
-    if (!out) return unsupported(`layer ${layer.name}: output shape ${JSON.stringify(outputShape)} is not fully known`);
-    const geometry: ConvGeometry = {
-      kernelSize: [kernel.shape[0]!, kernel.shape[1]!],
-      strides: pair(config.strides),
-      padding: config.padding as 'valid' | 'same',
-      dilations: pair(config.dilationRate ?? 1),
-    };
+    const bound = bindConvolution(layer, outputShape, kernel);
+    if (isUnsupported(bound)) return bound;
+    const { bias, out, geometry } = bound;
     const noGradient = dilationUnsupported(layer, geometry.dilations);
     if (noGradient) return noGradient;
     const act = activationOf(layer);

@@ -4,6 +4,7 @@
  * SeparableConv2D rules.
  */
 import { tf } from '../../backend/tf.js';
+import { type Unsupported, exampleShape, pair, unsupported, variableField } from './rule.js';
 
 /** How a convolution slides, as tfjs-layers calls it. */
 export interface ConvGeometry {
@@ -77,4 +78,32 @@ export function depthwiseKernelGrads(a: tf.Tensor4D, delta: tf.Tensor4D, g: Conv
 /** Per-example bias gradients of a convolution: δ summed over the positions, [b, channels]. */
 export function biasGrads(delta: tf.Tensor4D): tf.Tensor2D {
   return tf.tidy(() => delta.sum([1, 2]) as tf.Tensor2D);
+}
+
+/** What every convolution rule reads off its layer before it can bind, or why it cannot. */
+export interface ConvBinding {
+  config: tf.serialization.ConfigDict;
+  bias: tf.LayerVariable | null;
+  /** One example's output shape. */
+  out: number[];
+  geometry: ConvGeometry;
+}
+
+/**
+ * The shared part of binding a convolution layer: its config, bias and output shape, the
+ * channels-last check, and its geometry from `kernel` (the variable whose first two dimensions
+ * are the window); `dilated` false for layers without dilation (depthwise).
+ */
+export function bindConvolution(layer: tf.layers.Layer, outputShape: readonly (number | null)[], kernel: tf.LayerVariable, dilated = true): ConvBinding | Unsupported {
+  const config = layer.getConfig();
+  const out = exampleShape(outputShape);
+  if (config.dataFormat !== 'channelsLast') return unsupported(`layer ${layer.name}: only channelsLast convolutions have a batched rule`);
+  if (!out) return unsupported(`layer ${layer.name}: output shape ${JSON.stringify(outputShape)} is not fully known`);
+  const geometry: ConvGeometry = {
+    kernelSize: [kernel.shape[0]!, kernel.shape[1]!],
+    strides: pair(config.strides),
+    padding: config.padding as 'valid' | 'same',
+    dilations: dilated ? pair(config.dilationRate ?? 1) : [1, 1],
+  };
+  return { config, bias: variableField(layer, 'bias'), out, geometry };
 }

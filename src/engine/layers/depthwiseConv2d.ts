@@ -6,26 +6,18 @@
  */
 import { tf } from '../../backend/tf.js';
 import { materializedBlock } from './block.js';
-import { type ConvGeometry, biasGrads, depthwiseKernelGrads } from './convGrads.js';
-import { type LayerRule, activationOf, missingKernel, exampleShape, pair, sizeOf, unsupported, variableField } from './rule.js';
+import { biasGrads, bindConvolution, depthwiseKernelGrads } from './convGrads.js';
+import { type LayerRule, activationOf, isUnsupported, missingKernel, sizeOf, unsupported, variableField } from './rule.js';
 
 export const depthwiseConv2dRule: LayerRule = {
   kind: 'depthwiseConv2d',
   classNames: ['DepthwiseConv2D'],
   bind({ layer, outputShape }) {
-    const config = layer.getConfig();
     const kernel = variableField(layer, 'depthwiseKernel');
-    const bias = variableField(layer, 'bias');
-    const out = exampleShape(outputShape);
     if (!kernel) return unsupported(`layer ${layer.name}: DepthwiseConv2D without a kernel`);
-    if (config.dataFormat !== 'channelsLast') return unsupported(`layer ${layer.name}: only channelsLast convolutions have a batched rule`);
-    if (!out) return unsupported(`layer ${layer.name}: output shape ${JSON.stringify(outputShape)} is not fully known`);
-    const geometry: ConvGeometry = {
-      kernelSize: [kernel.shape[0]!, kernel.shape[1]!],
-      strides: pair(config.strides),
-      padding: config.padding as 'valid' | 'same',
-      dilations: [1, 1],
-    };
+    const bound = bindConvolution(layer, outputShape, kernel, false);
+    if (isUnsupported(bound)) return bound;
+    const { bias, out, geometry } = bound;
     const noGradient = missingKernel(layer, 'DepthwiseConv2dNativeBackpropInput');
     if (noGradient) return noGradient;
     const act = activationOf(layer);

@@ -6,8 +6,8 @@
  */
 import { tf } from '../../backend/tf.js';
 import { materializedBlock } from './block.js';
-import { type ConvGeometry, biasGrads, depthwiseKernelGrads } from './convGrads.js';
-import { type LayerRule, activationOf, missingKernel, dilationUnsupported, exampleShape, pair, sizeOf, unsupported, variableField } from './rule.js';
+import { biasGrads, bindConvolution, depthwiseKernelGrads } from './convGrads.js';
+import { type LayerRule, activationOf, dilationUnsupported, isUnsupported, missingKernel, sizeOf, unsupported, variableField } from './rule.js';
 
 /** Σ_p u_n[p] ⊗ δ_n[p] for u [b, h, w, C] and δ [b, h, w, F]: [b, C·F]. */
 function pointwiseKernelGrads(u: tf.Tensor4D, delta: tf.Tensor4D): tf.Tensor2D {
@@ -23,20 +23,12 @@ export const separableConv2dRule: LayerRule = {
   kind: 'separableConv2d',
   classNames: ['SeparableConv2D'],
   bind({ layer, outputShape }) {
-    const config = layer.getConfig();
     const depthwise = variableField(layer, 'depthwiseKernel');
     const pointwise = variableField(layer, 'pointwiseKernel');
-    const bias = variableField(layer, 'bias');
-    const out = exampleShape(outputShape);
     if (!depthwise || !pointwise) return unsupported(`layer ${layer.name}: SeparableConv2D without its kernels`);
-    if (config.dataFormat !== 'channelsLast') return unsupported(`layer ${layer.name}: only channelsLast convolutions have a batched rule`);
-    if (!out) return unsupported(`layer ${layer.name}: output shape ${JSON.stringify(outputShape)} is not fully known`);
-    const geometry: ConvGeometry = {
-      kernelSize: [depthwise.shape[0]!, depthwise.shape[1]!],
-      strides: pair(config.strides),
-      padding: config.padding as 'valid' | 'same',
-      dilations: pair(config.dilationRate ?? 1),
-    };
+    const bound = bindConvolution(layer, outputShape, depthwise);
+    if (isUnsupported(bound)) return bound;
+    const { bias, out, geometry } = bound;
     const middle = [out[0]!, out[1]!, depthwise.shape[2]! * depthwise.shape[3]!];
     const noGradient = dilationUnsupported(layer, geometry.dilations) ?? missingKernel(layer, 'DepthwiseConv2dNativeBackpropInput');
     if (noGradient) return noGradient;
