@@ -11,7 +11,7 @@ import { LOSS_NAMES, type PerExampleLoss, perExampleLoss } from './engine/losses
 import { UsageError } from './errors.js';
 import { METRICS, type MetricName } from './metrics/registry.js';
 import { WEIGHT_SAMPLINGS, type WeightSampling } from './engine/context.js';
-import { fraction, integer, oneOf, parseOptions, positiveInt, positiveNumber } from './validation.js';
+import { fraction, intAtLeast, integer, oneOf, parseOptions, positiveInt, positiveNumber } from './validation.js';
 import { z } from 'zod';
 
 export interface ProbeBatch {
@@ -143,6 +143,12 @@ export interface ProbeOptions {
    * cut to its first `maxExamples` examples, and the result says so (`subsampled`).
    */
   maxExamples?: number;
+  /**
+   * The stated approximation for large batches: the Gram-based metrics (stableRankX, rankX,
+   * stableRankW, rankW, coherence, noiseScale) as means over disjoint random sub-batches of this
+   * many examples, with standard errors; each estimates the metric at that batch size.
+   */
+  gramSubset?: number;
   /** Told, in a line, what the probe is about to do and when it is done (long work). */
   onProgress?: (line: string) => void;
 }
@@ -163,6 +169,7 @@ const ProbeOptionsSchema = z
     seed: integer('seed'),
     directions: oneOf('directions', WEIGHT_SAMPLINGS).optional(),
     maxExamples: positiveInt('maxExamples').optional(),
+    gramSubset: intAtLeast('gramSubset', 2).optional(),
     onProgress: z.custom<(line: string) => void>((v) => typeof v === 'function', { error: 'onProgress must be a function' }).optional(),
   })
   .strict();
@@ -189,6 +196,8 @@ export interface ProbeResult {
   perExamplePath?: { path: 'batched' | 'loop'; reason?: string };
   /** Batches cut to `maxExamples` examples (empty when none was). */
   subsampled: Subsample[];
+  /** With `gramSubset` below the batch size: the sub-batches and every Gram-based metric's standard error. */
+  gramSubset?: { size: number; parts: number; standardErrors: Record<string, number | null> };
 }
 
 /** The batches of more than `max` examples, which the probe cuts to their first `max`. */
@@ -238,6 +247,7 @@ export function probe(model: tf.LayersModel, data: ProbeData, options: ProbeOpti
       weightSampling: { sampling, n: opts.n, seed: opts.seed, stepScale: opts.eta },
       inputDirections: opts.n,
       otherBatches: others,
+      ...(opts.gramSubset ? { gramSubset: { size: opts.gramSubset, seed: opts.seed } } : {}),
     });
     opts.onProgress?.(`measured in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const metrics: Record<string, number | null> = {};
@@ -247,7 +257,11 @@ export function probe(model: tf.LayersModel, data: ProbeData, options: ProbeOpti
       metrics[name] = v?.value ?? null;
       if (v && v.value === null) reasons[name] = v.reason;
     }
-    return { metrics, reasons, ...(m.perExamplePath ? { perExamplePath: m.perExamplePath } : {}), subsampled: cut };
+    return {
+      metrics, reasons, subsampled: cut,
+      ...(m.perExamplePath ? { perExamplePath: m.perExamplePath } : {}),
+      ...(m.gramSubset ? { gramSubset: m.gramSubset } : {}),
+    };
   } finally {
     tf.dispose(made);
   }

@@ -21,7 +21,7 @@ export function kebab(name: string): string {
 const FLAG_OF: Readonly<Record<string, string>> = {
   batchSize: 'batch-size', learningRate: 'lr', validateEvery: 'validate-every', runDir: 'run-dir', checkpointEvery: 'checkpoint-every',
   checkpointSeconds: 'checkpoint-seconds', stopOnDeadGradient: 'stop-on-dead-gradient', logLevel: 'log-level', dataDir: 'data-dir',
-  dataFile: 'data-file', labelColumn: 'label-column', valExamples: 'val-examples', batchNorm: 'batch-norm', maxExamples: 'max-examples', stepMetrics: 'step-metrics',
+  dataFile: 'data-file', labelColumn: 'label-column', valExamples: 'val-examples', batchNorm: 'batch-norm', maxExamples: 'max-examples', gramSubset: 'gram-subset', stepMetrics: 'step-metrics',
   weightSampling: 'directions', maxPoints: 'max-points',
 };
 

@@ -21,6 +21,7 @@ import {
   subsetInputGrams,
   subsetMean,
 } from '../src/engine/perExample.js';
+import { measureBatch } from '../src/engine/measure.js';
 import { UsageError } from '../src/errors.js';
 import { coherence, stableRankW, stableRankX } from '../src/metrics/batchDissonance.js';
 import {
@@ -141,7 +142,7 @@ for (const backend of ['cpu', 'wasm']) {
       const whole = one.dataSync();
       one.dispose();
       const wholeInput = tf.tidy(() => {
-        const g = pass.inputGrads.reshape([b, -1]);
+        const g = pass.inputGrads!.reshape([b, -1]);
         return tf.matMul(g, g, false, true);
       });
       for (const rows of [8, 16, 36]) {
@@ -181,6 +182,80 @@ for (const backend of ['cpu', 'wasm']) {
         tf.dispose([...subs, full]);
       }
       disposePass(pass);
+      assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+      tf.dispose([x, y]);
+      model.dispose();
+    });
+
+    test('gramSubset: each Gram-based metric is the mean over sub-batches of the float64 reference, with its standard error', () => {
+      const model = tf.sequential({ layers: [
+        tf.layers.dense({ inputShape: [6], units: 7, activation: 'tanh' }),
+        tf.layers.dense({ units: 3, activation: 'softmax' }),
+      ] });
+      setSeededWeights(model, 4);
+      const b = 26; // 3 sub-batches of 8, two examples left out
+      const x = seededTensor([b, 6], 12);
+      const y = oneHot(b, 3);
+      const ctx = { model, loss, mask: null, eta: 1e-3 };
+      const opts = { weightSampling: { sampling: 'gradient' as const, n: 1, seed: 0 }, inputDirections: 2 };
+      const before = tf.memory().numTensors;
+      const m = measureBatch(ctx, x, y, ['perExample', 'inputGradient'], { ...opts, gramSubset: { size: 8, seed: 5 } });
+      assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+      assert.equal(m.gramSubset?.size, 8);
+      assert.equal(m.gramSubset?.parts, 3);
+      const r = toRefModel(model, 'categoricalCrossentropy');
+      const [xs, ys] = [tensorRows(x), refTargets(y, 'categoricalCrossentropy')];
+      const h = ref.perExampleGrads(r, xs, ys);
+      const g = ref.inputGrads(r, xs, ys);
+      const subsets = disjointSubsets(b, { size: 8, seed: 5 });
+      const pick = <T>(rows: T[], k: number) => Array.from(subsets[k]!, (i) => rows[i]!);
+      const checks: [string, (k: number) => number | null][] = [
+        ['stableRankW', (k) => ref.stableRank(pick(h, k))],
+        ['coherence', (k) => ref.coherence(pick(h, k))],
+        ['noiseScale', (k) => ref.noiseScale(pick(h, k))],
+        ['stableRankX', (k) => ref.stableRank(pick(g, k))],
+      ];
+      for (const [name, refOf] of checks) {
+        // Sub-batches where the metric is undefined (noise dominates) are left out of the mean.
+        const parts = subsets.map((_, k) => refOf(k)).filter((v): v is number => v !== null);
+        const mean = parts.reduce((a, v) => a + v, 0) / parts.length;
+        const got = m.values[name as 'coherence']!.value!;
+        const gotSe: number | null | undefined = m.gramSubset!.standardErrors[name as 'coherence'];
+        assert.ok(Math.abs(got - mean) <= 2e-5 * Math.abs(mean), `${name}: ${got} vs ${mean}`);
+        if (parts.length < 2) {
+          assert.equal(gotSe, null, `${name}: one defined sub-batch, no standard error`);
+          continue;
+        }
+        const se = Math.sqrt(parts.reduce((a, v) => a + (v - mean) ** 2, 0) / (parts.length - 1) / parts.length);
+        assert.ok(Math.abs(gotSe! - se) <= 1e-4 * Math.abs(mean) + 1e-3 * se, `${name} standard error: ${gotSe} vs ${se}`);
+      }
+      // Batches no larger than the sub-batch size are measured exactly, and nothing says otherwise.
+      const exact = measureBatch(ctx, x, y, ['perExample'], opts);
+      const same = measureBatch(ctx, x, y, ['perExample'], { ...opts, gramSubset: { size: b, seed: 5 } });
+      assert.deepEqual(same.values, exact.values);
+      assert.equal(same.gramSubset, undefined);
+      assert.throws(() => measureBatch(ctx, x, y, ['perExample'], { ...opts, gramSubset: { size: 1, seed: 0 } }), UsageError);
+      tf.dispose([x, y]);
+      model.dispose();
+    });
+
+    test('a pass without input gradients has the same per-example Gram matrix and skips g_i', () => {
+      const model = tf.sequential({ layers: [
+        tf.layers.dense({ inputShape: [5], units: 4, activation: 'relu' }),
+        tf.layers.dense({ units: 3, activation: 'softmax' }),
+      ] });
+      setSeededWeights(model, 8);
+      const x = seededTensor([9, 5], 2);
+      const y = oneHot(9, 3);
+      const before = tf.memory().numTensors;
+      const [full, lean] = [perExamplePass(model, loss, x, y), perExamplePass(model, loss, x, y, { inputGradients: false })];
+      assert.equal(lean.inputGrads, null);
+      const [a, c] = [gram(full), gram(lean)];
+      assert.deepEqual(Array.from(c.dataSync()), Array.from(a.dataSync()));
+      assert.throws(() => inputGram(lean), /without input gradients/);
+      tf.dispose([a, c]);
+      disposePass(full);
+      disposePass(lean);
       assert.equal(tf.memory().numTensors, before, 'tensors leaked');
       tf.dispose([x, y]);
       model.dispose();

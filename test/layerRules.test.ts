@@ -72,7 +72,7 @@ function batchedEqualsLoop(model: tf.LayersModel, inputShape: number[], b = 5, s
     ['gram, tiled', (p) => gram(p, null, 2)],
     ['norms', (p) => normsSq(p)],
     ['mean gradient', (p) => meanGradient(p)],
-    ['input gradients', (p) => p.inputGrads.clone()],
+    ['input gradients', (p) => p.inputGrads!.clone()],
     ['input gram', (p) => inputGram(p, 2)],
     ['losses', (p) => p.losses.clone()],
   ];
@@ -339,7 +339,7 @@ for (const backend of ['cpu', 'wasm']) {
       for (const forceLoop of [true, false]) {
         const pass = perExamplePass(model, loss, x, y, { forceLoop });
         assert.equal(pass.path, forceLoop ? 'loop' : 'batched');
-        const [h, g] = host(materialize(pass), pass.inputGrads.clone());
+        const [h, g] = host(materialize(pass), pass.inputGrads!.clone());
         close(h!, wantH, `per-example gradients (${pass.path})`, 1e-5);
         close(g!, wantG, `input gradients (${pass.path})`, 1e-5);
         disposePass(pass);

@@ -147,6 +147,28 @@ describe('gradcond probe (CLI)', () => {
     });
   });
 
+  test('--gram-subset: the Gram-based metrics as means over sub-batches, with standard errors, as probe() gives them', async () => {
+    const json = gradcond('probe', '--model', denseModel, '--data', denseData, '--backend', 'cpu', '--json', '--gram-subset', '2');
+    assert.equal(json.code, 0, json.stderr);
+    const got = JSON.parse(json.stdout) as { metrics: Record<string, number | null>; gramSubset: { size: number; parts: number; standardErrors: Record<string, number | null> } };
+    assert.equal(got.gramSubset.size, 2);
+    assert.equal(got.gramSubset.parts, 2);
+    assert.deepEqual(Object.keys(got.gramSubset.standardErrors).sort(), ['coherence', 'gradSqEstimate', 'noiseScale', 'rankW', 'rankX', 'stableRankW', 'stableRankX', 'traceSigma']);
+    const m = await loadModel(denseModel);
+    const d = readProbeData(denseData);
+    const want = probe(m, d, { eta: 1e-3, n: 4, mask: 1, seed: 0, gramSubset: 2 });
+    for (const b of d.batches) tf.dispose([b.x, b.y]);
+    m.dispose();
+    assert.deepEqual(got.metrics, want.metrics);
+    const exact = await inProcess(denseModel, denseData);
+    assert.equal(got.metrics.kappaW, exact.metrics.kappaW, 'groups without a Gram matrix are exact');
+    assert.notEqual(got.metrics.stableRankW, exact.metrics.stableRankW, 'an estimate at batch size 2, not the batch of 4');
+    const table = gradcond('probe', '--model', denseModel, '--data', denseData, '--backend', 'cpu', '--gram-subset', '2');
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^stableRankW\s+\S+ ± \S+$/m);
+    assert.match(table.stdout, /mean and standard error over 2 disjoint random sub-batches of 2 examples/);
+  });
+
   test('probe --help explains every option', () => {
     const run = gradcond('probe', '--help');
     assert.equal(run.code, 0, run.stderr);
@@ -196,6 +218,7 @@ describe('gradcond probe (CLI)', () => {
     bad('--eta -1', () => ['--model', denseModel, '--data', good(), '--eta', '-1'], /eta/);
     bad('--mask 0', () => ['--model', denseModel, '--data', good(), '--mask', '0'], /mask/);
     bad('--mask 2', () => ['--model', denseModel, '--data', good(), '--mask', '2'], /mask/);
+    bad('--gram-subset 1', () => ['--model', denseModel, '--data', good(), '--gram-subset', '1'], /gramSubset \(--gram-subset\) must be an integer ≥ 2, got 1/);
     // tfjs' cpu backend prints a multi-line "install tfjs-node" banner on stderr at its first tensor.
     bad('fewer than 2 batches, --backend cpu', () => ['--model', denseModel, '--data', write('one-cpu.json', { loss: 'categoricalCrossentropy', batches: batches([4], 3, 4, 1) })], /2 batches/, ['--backend', 'cpu']);
   });

@@ -49,7 +49,7 @@ const GROUPS: { group: Extract<SampleGroup, 'perExample' | 'inputGradient'>; lab
 function profileOnce(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, group: 'perExample' | 'inputGradient'): Stages {
   const loss = perExampleLoss('categoricalCrossentropy');
   const t0 = now();
-  const pass = perExamplePass(model, loss, x, y);
+  const pass = perExamplePass(model, loss, x, y, { inputGradients: group === 'inputGradient' });
   pass.losses.dataSync();
   const t1 = now();
   const g = group === 'perExample' ? gram(pass) : inputGram(pass);
@@ -60,7 +60,7 @@ function profileOnce(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, group: '
   const t4 = now();
   largestEigenvalue(G);
   const t5 = now();
-  const dim = group === 'perExample' ? parameterCount(model) : pass.inputGrads.size / pass.b;
+  const dim = group === 'perExample' ? parameterCount(model) : pass.inputGrads!.size / pass.b;
   computeGroup(group, { gram: G, dim });
   g.dispose();
   disposePass(pass);
@@ -77,7 +77,7 @@ const SUBSET_SIZE = 256;
  */
 function subsetOnce(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor): number {
   const t0 = now();
-  const pass = perExamplePass(model, perExampleLoss('categoricalCrossentropy'), x, y);
+  const pass = perExamplePass(model, perExampleLoss('categoricalCrossentropy'), x, y, { inputGradients: false });
   const dim = parameterCount(model);
   for (const g of subsetGrams(pass, disjointSubsets(pass.b, { size: SUBSET_SIZE, seed: 0 }))) {
     computeGroup('perExample', { gram: toGram(SUBSET_SIZE, g.dataSync()), dim });

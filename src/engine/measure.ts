@@ -7,10 +7,12 @@
  */
 import type { tf } from '../backend/tf.js';
 import { UnsupportedError } from '../errors.js';
-import { GROUPS, type MetricName, type SampleGroup, type SampledGroup, computeGroup, metricsOfGroup } from '../metrics/registry.js';
+import { GROUPS, type MetricName, type SampleGroup, type SampleOf, type SampledGroup, computeGroup, metricsOfGroup } from '../metrics/registry.js';
 import type { MetricValue } from '../metrics/result.js';
 import type { EngineContext } from './context.js';
+import { SUBSET_SAMPLERS, type SubsetGroup, isSubsetGroup } from './groups/gramSubsets.js';
 import { SAMPLERS } from './groups/index.js';
+import { disjointSubsets, subsetMean } from './perExample.js';
 import { type MeasureOptions, SharedWork } from './groups/shared.js';
 
 export type { EngineContext, WeightSampling, WeightSamplingOptions } from './context.js';
@@ -24,6 +26,8 @@ export interface Measurement {
   durations: Partial<Record<SampleGroup, number>>;
   /** Which per-example path the engine took, when one was needed. */
   perExamplePath?: { path: 'batched' | 'loop'; reason?: string };
+  /** With `gramSubset` on a batch larger than its size: the sub-batches used, and each estimate's standard error. */
+  gramSubset?: { size: number; parts: number; standardErrors: Partial<Record<MetricName, number | null>> };
 }
 
 /** Every metric of `group` as null with `reason`. */
@@ -32,25 +36,41 @@ export function nullGroup(group: SampleGroup, reason: string): MetricValues {
 }
 
 /** One group's metrics on the shared work; null with the reason when the model cannot answer. */
-function measureGroup<G extends SampledGroup>(group: G, work: SharedWork): MetricValues {
-  let sample;
+function measureGroup<G extends SampledGroup>(group: G, work: SharedWork, out: Measurement): MetricValues {
+  const subset = work.opts.gramSubset;
   try {
-    sample = SAMPLERS[group](work);
+    if (subset && isSubsetGroup(group) && work.b > subset.size) return measureOnSubsets(group, work, out);
+    return computeGroup(group, SAMPLERS[group](work));
   } catch (err) {
     if (!(err instanceof UnsupportedError)) throw err;
     return nullGroup(group, err.message);
   }
-  return computeGroup(group, sample);
+}
+
+/** A Gram-based group on sub-batches: each metric's mean over them, its standard error in `out`. */
+function measureOnSubsets<G extends SubsetGroup>(group: G, work: SharedWork, out: Measurement): MetricValues {
+  const options = work.opts.gramSubset!;
+  const subsets = disjointSubsets(work.b, options);
+  const samples: SampleOf[G][] = SUBSET_SAMPLERS[group](work, subsets);
+  const parts = samples.map((sample) => computeGroup(group, sample));
+  const values: MetricValues = {};
+  out.gramSubset ??= { size: options.size, parts: subsets.length, standardErrors: {} };
+  for (const m of metricsOfGroup(group)) {
+    const est = subsetMean(parts.map((p) => p[m.name]?.value ?? null));
+    values[m.name] = est.mean === null ? { value: null, reason: parts[0]?.[m.name]?.reason ?? est.reason! } : { value: est.mean };
+    out.gramSubset.standardErrors[m.name] = est.stdError;
+  }
+  return values;
 }
 
 export function measureBatch(ctx: EngineContext, x: tf.Tensor, y: tf.Tensor, groups: readonly SampleGroup[], opts: MeasureOptions): Measurement {
   const out: Measurement = { values: {}, durations: {} };
-  const work = new SharedWork(ctx, x, y, opts);
+  const work = new SharedWork(ctx, x, y, opts, new Set(groups.flatMap((g) => GROUPS[g].requires)));
   try {
     for (const group of groups) {
       if (GROUPS[group].when === 'every-step') continue; // from consecutive optimizer steps, not from a batch
       const t0 = performance.now();
-      Object.assign(out.values, measureGroup(group as SampledGroup, work));
+      Object.assign(out.values, measureGroup(group as SampledGroup, work, out));
       out.durations[group] = performance.now() - t0;
     }
     const pass = work.passTaken;

@@ -61,11 +61,12 @@ export interface SampleOf {
 }
 
 /**
- * Work a group needs. The first three are shared: the engine computes each at most once per
+ * Work a group needs. The first four are shared: the engine computes each at most once per
  * batch, whichever groups ask for it. The others are the group's own.
  */
 export type Requirement =
-  | 'perExamplePass' // shared: one batched pass giving every h_i (and g_i)
+  | 'perExamplePass' // shared: one batched pass giving every h_i
+  | 'inputGradients' // shared: the same pass also gives every g_i (one more backward product)
   | 'batchGradient' // shared: h̄ and the loss at the current weights on the batch
   | 'subBatches' // shared: the batch split into sub-batches (or the other batches given)
   | 'previousStep' // the optimizer's step: h̄_t, L_t, Δ_t (only the conditioned optimizer has it)
@@ -124,7 +125,7 @@ export const GROUPS: Readonly<Record<SampleGroup, GroupSpec>> = {
   inputGradient: {
     description: 'Gram matrix of the per-example input gradients',
     when: 'sampled',
-    requires: ['perExamplePass'],
+    requires: ['perExamplePass', 'inputGradients'],
     extraPasses: { forward: 1, backward: 1 },
     memory: 'O(b·D) input gradients, O(b²) Gram',
     priorSteps: 1,
@@ -132,7 +133,7 @@ export const GROUPS: Readonly<Record<SampleGroup, GroupSpec>> = {
   inputPerturbation: {
     description: 'per-example gradients at inputs moved along input-gradient directions',
     when: 'sampled',
-    requires: ['perExamplePass', 'perturbedPerExamplePasses'],
+    requires: ['perExamplePass', 'inputGradients', 'perturbedPerExamplePasses'],
     extraPasses: {
       forward: '2n batched (n = min(b, 4) directions, both signs) + 1',
       backward: '2n batched per-example + 1',

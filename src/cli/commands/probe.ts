@@ -30,6 +30,7 @@ interface ProbeArgs extends DataArgs {
   'batch-size': number;
   batches: number;
   'max-examples': number;
+  'gram-subset'?: number;
   json: boolean;
   backend: string;
   threads: number;
@@ -77,6 +78,10 @@ export const probeCommand: CommandModule<object, ProbeArgs> = {
       .option('batch-size', { type: 'number', default: 32, describe: 'with a data set: examples per batch' })
       .option('batches', { type: 'number', default: 3, describe: 'with a data set: batches drawn (≥ 2: confusion and diversity compare batches)' })
       .option('max-examples', { type: 'number', default: PROBE_MAX_EXAMPLES, describe: 'use at most this many examples of each batch (its first ones), and say so: the cost grows faster than the square of the batch size' })
+      .option('gram-subset', {
+        type: 'number',
+        describe: 'approximate the Gram-based metrics (stableRankX, rankX, stableRankW, rankW, coherence, noiseScale) on disjoint random sub-batches of N examples: mean ± standard error, an estimate at batch size N; cost b·N instead of b² (with --max-examples, for batches above 1,024)',
+      })
       .option('loss', { type: 'string', describe: `loss, one of ${LOSS_NAMES.join(', ')}, overriding data.json (default with a data set: categoricalCrossentropy)` })
       .option('eta', { type: 'number', default: 1e-3, describe: 'perturbation scale η (the step scale s of --directions descent)' })
       .option('n', { type: 'number', default: 4, describe: 'kappaX, per-example and descent directions: the first min(b, n) examples' })
@@ -100,18 +105,22 @@ export const probeCommand: CommandModule<object, ProbeArgs> = {
       const long = data.batches.some((b) => Math.min(b.x.shape[0]!, max) > LONG_WORK_EXAMPLES);
       const result = probe(model, data, {
         loss: args.loss, eta: args.eta, n: args.n, mask: args.mask, seed: args.seed, directions: args.directions as never, maxExamples: max,
+        ...(args['gram-subset'] !== undefined ? { gramSubset: args['gram-subset'] } : {}),
         ...(long ? { onProgress: say } : {}),
       });
       if (args.json) {
-        process.stdout.write(`${JSON.stringify({ metrics: result.metrics, reasons: result.reasons })}\n`);
+        process.stdout.write(`${JSON.stringify({ metrics: result.metrics, reasons: result.reasons, ...(result.gramSubset ? { gramSubset: result.gramSubset } : {}) })}\n`);
       } else {
         const width = Math.max(...Object.keys(result.metrics).map((k) => k.length));
         for (const [name, value] of Object.entries(result.metrics)) {
-          const shown = value === null ? `null  (${result.reasons[name]})` : value.toPrecision(6);
+          const se = result.gramSubset?.standardErrors[name];
+          const shown = value === null ? `null  (${result.reasons[name]})` : `${value.toPrecision(6)}${se != null ? ` ± ${se.toPrecision(2)}` : ''}`;
           process.stdout.write(`${name.padEnd(width)}  ${shown}\n`);
         }
         const p = result.perExamplePath;
         if (p) process.stdout.write(`\nper-example gradients: ${p.path === 'batched' ? 'one batched pass' : `exact per-example loop (${p.reason})`}\n`);
+        const s = result.gramSubset;
+        if (s) process.stdout.write(`Gram-based metrics (±): mean and standard error over ${s.parts} disjoint random sub-batches of ${s.size} examples, estimates at batch size ${s.size}\n`);
       }
     } finally {
       for (const b of data?.batches ?? []) tf.dispose([b.x, b.y]);

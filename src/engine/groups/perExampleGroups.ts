@@ -7,7 +7,7 @@ import { tf } from '../../backend/tf.js';
 import type { InputGradientSamples, KappaXSamples, PerExampleSamples } from '../../metrics/batchDissonance.js';
 import { norm, readback, toGram } from '../hostMath.js';
 import { parameterCount } from '../params.js';
-import { diffNormsSq, disposePass, gram, inputGram, normsSq, perExamplePass } from '../perExample.js';
+import { diffNormsSq, disposePass, gram, inputGradientRows, inputGram, normsSq, perExamplePass } from '../perExample.js';
 import type { SharedWork } from './shared.js';
 
 export function samplePerExample(w: SharedWork): PerExampleSamples {
@@ -20,7 +20,7 @@ export function samplePerExample(w: SharedWork): PerExampleSamples {
 
 export function sampleInputGradient(w: SharedWork): InputGradientSamples {
   const pass = w.pass();
-  const dim = pass.inputGrads.size / pass.b;
+  const dim = tf.tidy(() => inputGradientRows(pass).shape[1]);
   const g = readback(() => inputGram(pass)); // tiled above 1,024 examples: memory stays bounded
   return { gram: toGram(pass.b, g), dim };
 }
@@ -38,7 +38,7 @@ export function sampleInputPerturbation(w: SharedWork): KappaXSamples {
   const diffNorms: number[][] = [];
   const deltaNorms: number[] = [];
   for (let k = 0; k < Math.min(w.opts.inputDirections, b); k++) {
-    const gk = tf.tidy(() => pass.inputGrads.slice(k, 1));
+    const gk = tf.tidy(() => inputGradientRows(pass).slice(k, 1).reshape([1, ...x.shape.slice(1)]));
     const gNorm = norm(gk.dataSync());
     for (const sign of [1, -1]) {
       if (!(gNorm > 0)) {
@@ -47,7 +47,7 @@ export function sampleInputPerturbation(w: SharedWork): KappaXSamples {
         continue;
       }
       const xk = tf.tidy(() => x.add(gk.mul((sign * ctx.eta) / gNorm)));
-      const perturbed = perExamplePass(ctx.model, ctx.loss, xk, y, { training: ctx.training });
+      const perturbed = perExamplePass(ctx.model, ctx.loss, xk, y, { training: ctx.training, inputGradients: false });
       diffNorms.push(Array.from(readback(() => diffNormsSq(pass, perturbed, ctx.mask).sqrt())));
       deltaNorms.push(ctx.eta);
       disposePass(perturbed);

@@ -8,8 +8,9 @@ import { UnsupportedError } from '../../errors.js';
 import { batchGradient, type BatchGradient } from '../batchGradient.js';
 import { readback } from '../hostMath.js';
 import { applyMask } from '../mask.js';
-import { type PerExamplePass, disposePass, perExamplePass } from '../perExample.js';
+import { type PerExamplePass, type SubsetOptions, disposePass, perExamplePass } from '../perExample.js';
 import type { EngineContext, WeightSamplingOptions } from '../context.js';
+import type { Requirement } from '../../metrics/registry.js';
 
 /** What the optimizer knows about the step it just took (the `previousStep` requirement). */
 export interface StepContext {
@@ -36,6 +37,12 @@ export interface MeasureOptions {
   subBatches?: number;
   /** The optimizer step that led to the current weights (for the `update` group). */
   step?: StepContext;
+  /**
+   * The stated approximation for large batches: the per-example and input-gradient groups on
+   * disjoint random sub-batches of `size` examples (batches of more than `size` only), each
+   * metric the mean over them, with its standard error (engine/groups/gramSubsets.ts).
+   */
+  gramSubset?: SubsetOptions;
 }
 
 export class SharedWork {
@@ -48,6 +55,8 @@ export class SharedWork {
     readonly x: tf.Tensor,
     readonly y: tf.Tensor,
     readonly opts: MeasureOptions,
+    /** The union of the requested groups' needs; without it every shared piece is made in full. */
+    readonly needs: ReadonlySet<Requirement> | null = null,
   ) {}
 
   get b(): number {
@@ -58,7 +67,8 @@ export class SharedWork {
   pass(): PerExamplePass {
     if (this.passMemo === null) {
       try {
-        this.passMemo = perExamplePass(this.ctx.model, this.ctx.loss, this.x, this.y, { training: this.ctx.training });
+        const inputGradients = this.needs === null || this.needs.has('inputGradients');
+        this.passMemo = perExamplePass(this.ctx.model, this.ctx.loss, this.x, this.y, { training: this.ctx.training, inputGradients });
       } catch (err) {
         if (!(err instanceof UnsupportedError)) throw err;
         this.passMemo = err;

@@ -31,7 +31,7 @@ function gradientDirections(ctx: EngineContext, hbar: tf.Tensor1D): tf.Tensor1D[
 function exampleDirections(ctx: EngineContext, x: tf.Tensor, y: tf.Tensor, opts: WeightSamplingOptions): tf.Tensor1D[] {
   const n = Math.min(opts.n, x.shape[0]);
   const [xn, yn] = [x.slice(0, n), y.slice(0, n)];
-  const pass = perExamplePass(ctx.model, ctx.loss, xn, yn, { training: ctx.training });
+  const pass = perExamplePass(ctx.model, ctx.loss, xn, yn, { training: ctx.training, inputGradients: false });
   tf.dispose([xn, yn]);
   const descent = opts.sampling === 'descent';
   const scale = descent ? (opts.stepScale !== undefined && opts.stepScale > 0 ? opts.stepScale : ctx.eta) : ctx.eta;

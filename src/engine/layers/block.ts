@@ -9,11 +9,34 @@ import { tf } from '../../backend/tf.js';
 /** Which examples: a half-open range `[start, end)` of the batch, or explicit indices. */
 export type Rows = readonly [start: number, end: number] | Int32Array;
 
-/** The rows `rows` of `t` along its first axis. */
+/** Backends whose tensors live in this process's memory, where copying rows on the host is cheap. */
+const HOST_MEMORY_BACKENDS = new Set(['wasm', 'cpu']);
+
+/**
+ * The rows `rows` of `t` along its first axis. Explicit indices are copied row by row on the
+ * wasm and cpu backends: wasm's Gather kernel goes element by element (256 of 1,024 rows of 784
+ * floats: 6.5 ms, against 0.5 ms copied), which made the sub-batch approximation slower than
+ * the exact Gram matrix it replaces.
+ */
 export function takeRows<T extends tf.Tensor>(t: T, rows: Rows): T {
-  if (rows instanceof Int32Array) return tf.tidy(() => tf.gather(t, tf.tensor1d(rows, 'int32'))) as T;
+  if (rows instanceof Int32Array) {
+    if (!HOST_MEMORY_BACKENDS.has(tf.getBackend())) return tf.tidy(() => tf.gather(t, tf.tensor1d(rows, 'int32'))) as T;
+    return copyRows(t, rows);
+  }
   const [start, end] = rows;
   return start === 0 && end === t.shape[0] ? t : (tf.slice(t, start, end - start) as T);
+}
+
+function copyRows<T extends tf.Tensor>(t: T, rows: Int32Array): T {
+  const n = t.shape[0];
+  const width = n === 0 ? 0 : t.size / n;
+  const data = t.dataSync();
+  const out = new (data.constructor as new (length: number) => typeof data)(rows.length * width);
+  rows.forEach((r, k) => {
+    if (!(r >= 0 && r < n)) throw new RangeError(`row ${r} is outside [0, ${n})`);
+    (out as Float32Array).set((data as Float32Array).subarray(r * width, (r + 1) * width), k * width);
+  });
+  return tf.tensor(out, [rows.length, ...t.shape.slice(1)], t.dtype) as T;
 }
 
 /**
