@@ -4,12 +4,12 @@
  */
 import type { BenchCase } from './bench.js';
 import { metricGroupCase, perExampleEngineCase } from './metricCases.js';
+import { threadsCase } from './threadsCase.js';
 import { wrapperStepCase } from './wrapperCase.js';
 
 export const BENCH_CASES: BenchCase[] = [
   wrapperStepCase,
   metricGroupCase,
   perExampleEngineCase,
-  // ---- register further per-(backend, model) cases here, one line each, e.g. -----------------
-  // threadsCase(),   // from './threadsCase.js': a wasm step with 1 thread and with several
+  threadsCase(),
 ];

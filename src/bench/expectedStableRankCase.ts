@@ -14,6 +14,8 @@ import {
 import { timeIt } from './timing.js';
 
 export interface StableRankBenchRow {
+  /** The batch size b (the Gram matrix is b × b). */
+  batch: number;
   what: string;
   /** Median milliseconds of an uncached call. */
   ms: number;
@@ -45,12 +47,12 @@ export async function benchExpectedStableRank(opts: StableRankBenchOptions = {})
         },
         { warmup: 1, runs },
       );
-      rows.push({ what: `E[R(Y)] d=${d} b=${b}: bidiagonal, ${samples} samples`, ms, note: describe(est) });
+      rows.push({ batch: b, what: `E[R(Y)] d=${d} b=${b}: bidiagonal, ${samples} samples`, ms, note: describe(est) });
       if (!bartlett || b > BARTLETT_MAX_B) continue;
       const [n, m] = [Math.max(d, b), Math.min(d, b)];
       let old = est;
       const before = await timeIt(() => (old = monteCarlo(samples, bartlettStableRankDraws(n, m))), { warmup: 0, runs: 1 });
-      rows.push({ what: `E[R(Y)] d=${d} b=${b}: Bartlett–Lanczos (before), ${samples} samples`, ms: before.ms, note: describe(old) });
+      rows.push({ batch: b, what: `E[R(Y)] d=${d} b=${b}: Bartlett–Lanczos (before), ${samples} samples`, ms: before.ms, note: describe(old) });
     }
   }
   return rows;

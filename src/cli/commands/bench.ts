@@ -2,8 +2,9 @@
 import { writeFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { UsageError } from '../../errors.js';
-import { formatTable, runBench, speedups } from '../../bench/bench.js';
+import { type BenchRow, formatTable, runBench, speedups } from '../../bench/bench.js';
 import { BENCH_CASES } from '../../bench/cases.js';
+import { benchExpectedStableRank } from '../../bench/expectedStableRankCase.js';
 import { formatSweep, runSweep } from '../../bench/sweep.js';
 import { type Clock, setClock } from '../../bench/timing.js';
 
@@ -21,7 +22,7 @@ interface BenchArgs {
 
 export const benchCommand: CommandModule<object, BenchArgs> = {
   command: 'bench',
-  describe: 'Time a training step (stock vs gradcond kernels) and every metric group relative to it, then the per-example engine over batch sizes; writes bench-results.json',
+  describe: 'Time a training step (stock vs gradcond kernels, wasm on 1 thread vs all cores), the wrapper\'s per-step numbers and every metric group relative to it, E[R(Y)]\'s sampler, then the per-example engine over batch sizes; writes bench-results.json',
   builder: (y) =>
     y
       .option('backends', { type: 'array', string: true, default: ['wasm', 'cpu'], describe: 'backends to compare' })
@@ -46,8 +47,11 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       cases: BENCH_CASES, log,
     });
     process.stdout.write(`${formatTable(rows)}\n\n${speedups(rows).join('\n')}\n`);
-    // ---- rows that depend on no backend or model run once here, e.g. E[R(Y)]'s sampler:
-    // benchExpectedStableRank() from '../../bench/expectedStableRankCase.js' (rows: what, ms, note).
+    // Rows that depend on no backend or model: E[R(Y)]'s sampler, the first call at a batch size.
+    const err = await benchExpectedStableRank({ runs: args.runs });
+    const errRows: BenchRow[] = err.map((r) => ({ backend: 'host', model: '—', batch: r.batch, what: r.what, ms: r.ms, ratioToStep: null, ...(r.note ? { note: r.note } : {}) }));
+    rows.push(...errRows);
+    process.stdout.write(`\nE[R(Y)], the normaliser of rankX and rankW: the first call at a new batch size (no tfjs)\n${formatTable(errRows)}\n`);
     if (args.sweep) {
       const sweep = await runSweep({ backends: args.sweepBackends, models: args.models, batches: args.sweepBatches, runs: args.runs, log });
       rows.push(...sweep);
