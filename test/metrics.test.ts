@@ -36,6 +36,7 @@ import {
 } from '../src/metrics/expectedStableRank.js';
 import { METRICS, SAMPLE_GROUPS, computeGroup, getMetric, groupsFor, metricNames, metricsOfGroup } from '../src/metrics/registry.js';
 import { ok, undef, type MetricValue } from '../src/metrics/result.js';
+import { jacobiMaxEigenvalue } from './reference/jacobi.js';
 
 // ---------- the test's own float64 helpers (independent of src/metrics) ----------
 
@@ -62,40 +63,6 @@ const sub = (a: Vec, b: Vec): Vec => a.map((x, i) => x - b[i]!);
 const scale = (a: Vec, c: number): Vec => a.map((x) => c * x);
 const sumVecs = (vs: Vec[]): Vec => vs.reduce((s, v) => add(s, v), new Array<number>(vs[0]!.length).fill(0));
 const mean = (vs: Vec[]): Vec => scale(sumVecs(vs), 1 / vs.length);
-
-/** Largest eigenvalue of a small dense symmetric matrix by cyclic Jacobi rotations. */
-function jacobiMaxEig(m: number[][]): number {
-  const n = m.length;
-  const a = m.map((row) => row.slice());
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let offSq = 0;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) offSq += a[p]![q]! ** 2;
-    if (offSq < 1e-30 * a.reduce((s, row, i) => s + row[i]! ** 2, 1e-300)) break;
-    for (let p = 0; p < n; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const apq = a[p]![q]!;
-        if (apq === 0) continue;
-        const theta = (a[q]![q]! - a[p]![p]!) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < n; k++) {
-          const akp = a[k]![p]!;
-          const akq = a[k]![q]!;
-          a[k]![p] = c * akp - s * akq;
-          a[k]![q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < n; k++) {
-          const apk = a[p]![k]!;
-          const aqk = a[q]![k]!;
-          a[p]![k] = c * apk - s * aqk;
-          a[q]![k] = s * apk + c * aqk;
-        }
-      }
-    }
-  }
-  return Math.max(...a.map((row, i) => row[i]!));
-}
 
 /** `A Aᵀ` for the matrix whose columns are `cols` (d × d), so that it is not the Gram matrix. */
 function outerSum(cols: Vec[]): number[][] {
@@ -150,7 +117,7 @@ describe('gram', () => {
     const r = testRng(2);
     for (const [n, d] of [[1, 4], [2, 3], [8, 20], [30, 5], [40, 60]] as const) {
       const vs = Array.from({ length: n }, () => randVec(r, d));
-      const expected = jacobiMaxEig(outerSum(vs)); // d × d, not the Gram matrix
+      const expected = jacobiMaxEigenvalue(outerSum(vs)); // d × d, not the Gram matrix
       assertClose(largestEigenvalue(gramFromVectors(vs)), expected, 1e-10, `n=${n} d=${d}`);
     }
     // Equal top eigenvalues (identity) and a diagonal with a tiny gap.
@@ -286,7 +253,7 @@ describe('batch dissonance', () => {
     for (const [b, d] of [[10, 6], [5, 12], [16, 16]] as const) {
       const cols = Array.from({ length: b }, () => randVec(r, d));
       const fro = cols.reduce((s, c) => s + dot(c, c), 0);
-      const expected = fro / jacobiMaxEig(outerSum(cols));
+      const expected = fro / jacobiMaxEigenvalue(outerSum(cols));
       const g = gramFromVectors(cols);
       assertClose(stableRankW({ gram: g, dim: d }), expected, 1e-9, `stableRankW ${d}x${b}`);
       assertClose(stableRankX({ gram: g, dim: d }), expected, 1e-9, `stableRankX ${d}x${b}`);
@@ -421,7 +388,7 @@ describe('expectedStableRank', () => {
       for (let t = 0; t < n; t++) {
         const cols = Array.from({ length: b }, () => randVec(r, d));
         const fro = cols.reduce((acc, c) => acc + dot(c, c), 0);
-        const val = fro / jacobiMaxEig(outerSum(cols)); // d × d = Y Yᵀ
+        const val = fro / jacobiMaxEigenvalue(outerSum(cols)); // d × d = Y Yᵀ
         s += val;
         s2 += val * val;
       }

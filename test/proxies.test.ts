@@ -13,6 +13,7 @@ import { useBackend } from '../src/backend/backend.js';
 import { UsageError } from '../src/errors.js';
 import { PROXY_NAMES, computeProxies, computeProxy, type ProxyOptions } from '../src/fitness/proxies/index.js';
 import type { MetricValue } from '../src/metrics/result.js';
+import { jacobiEigenvalues } from './reference/jacobi.js';
 import { exampleGrads, flattenParams, forward, paramInfo, type RefModel } from './reference/model.js';
 import { oneHot, scalarRelErr, seededTensor, setSeededWeights, tensorRows, toRefModel } from './helpers.js';
 
@@ -56,39 +57,6 @@ const sum = (v: number[]): number => v.reduce((s, t) => s + t, 0);
 const matVec = (a: Matrix, v: number[]): number[] => a.map((r) => sum(r.map((x, j) => x * v[j]!)));
 const vecMat = (v: number[], a: Matrix): number[] => a[0]!.map((_, j) => sum(v.map((x, i) => x * a[i]![j]!)));
 const ones = (n: number): number[] => new Array<number>(n).fill(1);
-
-/** Eigenvalues of a symmetric matrix by cyclic Jacobi rotations. */
-function jacobiEigenvalues(input: Matrix): number[] {
-  const a = input.map((r) => r.slice());
-  const n = a.length;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += a[p]![q]! ** 2;
-    if (off < 1e-30) break;
-    for (let p = 0; p < n; p++) {
-      for (let q = p + 1; q < n; q++) {
-        if (a[p]![q] === 0) continue;
-        const theta = (a[q]![q]! - a[p]![p]!) / (2 * a[p]![q]!);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < n; k++) {
-          const akp = a[k]![p]!;
-          const akq = a[k]![q]!;
-          a[k]![p] = c * akp - s * akq;
-          a[k]![q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < n; k++) {
-          const apk = a[p]![k]!;
-          const aqk = a[q]![k]!;
-          a[p]![k] = c * apk - s * aqk;
-          a[q]![k] = s * apk + c * aqk;
-        }
-      }
-    }
-  }
-  return a.map((r, i) => r[i]!);
-}
 
 /** numpy.corrcoef of the rows. */
 function corrcoef(rows: Matrix): Matrix {
