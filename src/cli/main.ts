@@ -26,7 +26,7 @@ export const COMMANDS: readonly { command: string; describe: string; load: Loade
   { command: 'probe', describe: 'Every gradient-conditioning metric of a saved model on given batches (a deterministic protocol: docs/metrics.md)', load: () => import('./commands/probe.js') },
   { command: 'policies [name]', describe: 'List the policies: what each changes, what it reads, its options and defaults, its source', load: () => import('./commands/policies.js') },
   { command: 'worker', describe: 'Run comparison runs from a queue on Redis (start one per machine; compare --queue submits)', load: () => import('./commands/worker.js') },
-  { command: 'bench', describe: 'Time a training step (stock vs gradcond kernels) and every metric group relative to it, then the per-example engine over batch sizes; writes bench-results.json', load: () => import('./commands/bench.js') },
+  { command: 'bench', describe: 'Time a training step (stock vs gradcond kernels, wasm on 1 thread vs all cores), the wrapper\'s per-step numbers and every metric group relative to it, E[R(Y)]\'s sampler, then the per-example engine over batch sizes; writes bench-results.json', load: () => import('./commands/bench.js') },
 ];
 
 /** The CommandModule a command's module exports. */
