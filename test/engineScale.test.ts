@@ -16,11 +16,14 @@ import {
   disposePass,
   gram,
   inputGram,
+  inputGramNeedsInputGradients,
   perExamplePass,
   subsetGrams,
   subsetInputGrams,
   subsetMean,
 } from '../src/engine/perExample.js';
+import { inputDenseStep } from '../src/engine/inputGram.js';
+import { planModel } from '../src/engine/layers/index.js';
 import { measureBatch } from '../src/engine/measure.js';
 import { UsageError } from '../src/errors.js';
 import { coherence, stableRankW, stableRankX } from '../src/metrics/batchDissonance.js';
@@ -116,6 +119,46 @@ describe('sub-batch approximation', () => {
     assert.equal(e.parts, 4);
     assert.equal(subsetMean([null]).mean, null);
     assert.equal(subsetMean([7]).stdError, null);
+  });
+});
+
+describe('where the input Gram can be factored', () => {
+  const denseIndex = (model: tf.LayersModel): number | null => {
+    const plan = planModel(model);
+    assert.ok(plan.ok);
+    const k = inputDenseStep(plan);
+    if (k !== null) assert.equal(k, plan.steps.findIndex((s) => s.kind === 'weighted'), 'the first weighted step');
+    return k;
+  };
+
+  test('a Dense layer reading the input, directly or through Flatten / Reshape', () => {
+    const flat = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [3, 4] }), tf.layers.dense({ units: 2 })] });
+    const reshaped = tf.sequential({ layers: [tf.layers.reshape({ inputShape: [3, 4], targetShape: [12] }), tf.layers.dense({ units: 2 })] });
+    const direct = tf.sequential({ layers: [tf.layers.dense({ inputShape: [6], units: 2 }), tf.layers.dense({ units: 2 })] });
+    for (const m of [flat, reshaped, direct]) {
+      assert.notEqual(denseIndex(m), null, m.layers.map((l) => l.getClassName()).join(' → '));
+      m.dispose();
+    }
+  });
+
+  test('not: a convolution first, a layer in between, a Dense on rank-3 activations, an input read twice', () => {
+    const conv = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 2 }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
+    const between = tf.sequential({ layers: [tf.layers.batchNormalization({ inputShape: [6] }), tf.layers.dense({ units: 2 })] });
+    const between2 = tf.sequential({ layers: [tf.layers.activation({ inputShape: [6], activation: 'tanh' }), tf.layers.dense({ units: 2 })] });
+    const rank3 = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3, 4], units: 2 }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
+    const input = tf.input({ shape: [6] });
+    const twice = tf.model({ inputs: input, outputs: tf.layers.concatenate().apply([tf.layers.dense({ units: 2 }).apply(input) as tf.SymbolicTensor, input]) as tf.SymbolicTensor });
+    for (const m of [conv, between, between2, rank3, twice]) {
+      assert.equal(denseIndex(m), null, m.layers.map((l) => l.getClassName()).join(' → '));
+      m.dispose();
+    }
+  });
+
+  test('chosen by cost: the g_i are formed at small batches, skipped at large ones (784 → 256)', () => {
+    const mlp = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 256, activation: 'relu' }), tf.layers.dense({ units: 10, activation: 'softmax' })] });
+    assert.equal(inputGramNeedsInputGradients(mlp, 16), true);
+    assert.equal(inputGramNeedsInputGradients(mlp, 1024), false);
+    mlp.dispose();
   });
 });
 
@@ -239,23 +282,66 @@ for (const backend of ['cpu', 'wasm']) {
       model.dispose();
     });
 
-    test('a pass without input gradients has the same per-example Gram matrix and skips g_i', () => {
-      const model = tf.sequential({ layers: [
-        tf.layers.dense({ inputShape: [5], units: 4, activation: 'relu' }),
+    test('a pass without input gradients has the same per-example Gram matrix; its input Gram is factored or refused', () => {
+      const conv = tf.sequential({ layers: [
+        tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 2, activation: 'relu' }),
+        tf.layers.flatten(),
         tf.layers.dense({ units: 3, activation: 'softmax' }),
       ] });
-      setSeededWeights(model, 8);
-      const x = seededTensor([9, 5], 2);
+      setSeededWeights(conv, 8);
+      const x = seededTensor([9, 4, 4, 1], 2);
       const y = oneHot(9, 3);
       const before = tf.memory().numTensors;
-      const [full, lean] = [perExamplePass(model, loss, x, y), perExamplePass(model, loss, x, y, { inputGradients: false })];
+      const [full, lean] = [perExamplePass(conv, loss, x, y), perExamplePass(conv, loss, x, y, { inputGradients: false })];
       assert.equal(lean.inputGrads, null);
+      assert.equal(lean.inputFactor, null, 'the first weighted layer is a convolution: no factored form');
       const [a, c] = [gram(full), gram(lean)];
       assert.deepEqual(Array.from(c.dataSync()), Array.from(a.dataSync()));
       assert.throws(() => inputGram(lean), /without input gradients/);
       tf.dispose([a, c]);
       disposePass(full);
       disposePass(lean);
+      assert.equal(tf.memory().numTensors, before, 'tensors leaked');
+      tf.dispose([x, y]);
+      conv.dispose();
+    });
+
+    test('factored input Gram δ (WᵀW) δᵀ (first layer Dense on the flattened input) equals the float64 reference: one tile, tiles, sub-batches', () => {
+      const model = tf.sequential({ layers: [
+        tf.layers.flatten({ inputShape: [3, 4] }),
+        tf.layers.dense({ units: 5, activation: 'tanh' }),
+        tf.layers.dense({ units: 3, activation: 'softmax' }),
+      ] });
+      setSeededWeights(model, 11);
+      const b = 23;
+      const x = seededTensor([b, 3, 4], 6);
+      const y = oneHot(b, 3);
+      const g = ref.inputGrads(toRefModel(model, 'categoricalCrossentropy'), tensorRows(x), refTargets(y, 'categoricalCrossentropy'));
+      const want = (i: number, j: number) => g[i]!.reduce((sum, v, k) => sum + v * g[j]![k]!, 0);
+      const before = tf.memory().numTensors;
+      const pass = perExamplePass(model, loss, x, y, { inputGradients: false });
+      assert.equal(pass.inputGrads, null);
+      assert.ok(pass.inputFactor, 'Flatten → Dense: the factored form applies');
+      const scale = Math.max(...g.map((_, i) => want(i, i)));
+      for (const tile of [1000, 8]) {
+        const t = inputGram(pass, tile);
+        const got = t.dataSync();
+        t.dispose();
+        for (let i = 0; i < b; i++) {
+          for (let j = 0; j < b; j++) {
+            assert.ok(Math.abs(got[i * b + j]! - want(i, j)) <= 1e-5 * scale, `tile ${tile}, (${i}, ${j}): ${got[i * b + j]} vs ${want(i, j)}`);
+            assert.equal(got[i * b + j], got[j * b + i], 'exactly symmetric');
+          }
+        }
+      }
+      const subsets = disjointSubsets(b, { size: 5, seed: 1 });
+      subsetInputGrams(pass, subsets).forEach((t, k) => {
+        const idx = subsets[k]!;
+        const got = t.dataSync();
+        t.dispose();
+        idx.forEach((p, i) => idx.forEach((q, j) => assert.ok(Math.abs(got[i * 5 + j]! - want(p, q)) <= 1e-5 * scale, `sub-batch ${k}`)));
+      });
+      disposePass(pass);
       assert.equal(tf.memory().numTensors, before, 'tensors leaked');
       tf.dispose([x, y]);
       model.dispose();

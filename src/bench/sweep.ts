@@ -15,7 +15,7 @@ import { toGram } from '../engine/hostMath.js';
 import { perExampleLoss } from '../engine/losses.js';
 import { measureBatch } from '../engine/measure.js';
 import { parameterCount } from '../engine/params.js';
-import { disjointSubsets, disposePass, gram, inputGram, perExamplePass, subsetGrams } from '../engine/perExample.js';
+import { disjointSubsets, disposePass, gram, inputGram, inputGramNeedsInputGradients, perExamplePass, subsetGrams } from '../engine/perExample.js';
 import { largestEigenvalue } from '../metrics/gram.js';
 import { type SampleGroup, computeGroup } from '../metrics/registry.js';
 import { buildModel } from '../models/zoo.js';
@@ -49,7 +49,8 @@ const GROUPS: { group: Extract<SampleGroup, 'perExample' | 'inputGradient'>; lab
 function profileOnce(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, group: 'perExample' | 'inputGradient'): Stages {
   const loss = perExampleLoss('categoricalCrossentropy');
   const t0 = now();
-  const pass = perExamplePass(model, loss, x, y, { inputGradients: group === 'inputGradient' });
+  const inputGradients = group === 'inputGradient' && inputGramNeedsInputGradients(model, x.shape[0]);
+  const pass = perExamplePass(model, loss, x, y, { inputGradients });
   pass.losses.dataSync();
   const t1 = now();
   const g = group === 'perExample' ? gram(pass) : inputGram(pass);
@@ -60,7 +61,7 @@ function profileOnce(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, group: '
   const t4 = now();
   largestEigenvalue(G);
   const t5 = now();
-  const dim = group === 'perExample' ? parameterCount(model) : pass.inputGrads!.size / pass.b;
+  const dim = group === 'perExample' ? parameterCount(model) : x.size / pass.b;
   computeGroup(group, { gram: G, dim });
   g.dispose();
   disposePass(pass);

@@ -23,6 +23,7 @@ import {
   symmetricFromTiles,
   takeRows,
 } from './layers/index.js';
+import { type InputGramFactor, factoredBeatsDirect, factoredInputGram, factoredSavesInputGradients, factoredSubsetInputGrams, inputDenseStep } from './inputGram.js';
 import type { PerExampleLoss } from './losses.js';
 import { type Mask, applyMask } from './mask.js';
 import { trainableVariables } from './params.js';
@@ -38,6 +39,8 @@ export interface PerExamplePass {
   losses: tf.Tensor1D;
   /** g_i, shape of the input batch; null when the pass was asked not to compute them. */
   inputGrads: tf.Tensor | null;
+  /** When the first weighted layer is a Dense layer on the input: its δ and W (inputGram.ts). */
+  inputFactor: InputGramFactor | null;
   /** In `model.trainableWeights` order; together they lay out h_i as θ is laid out. */
   blocks: LayerBlock[];
 }
@@ -56,7 +59,7 @@ export interface PassOptions {
 }
 
 export function disposePass(pass: PerExamplePass): void {
-  tf.dispose([pass.losses, ...(pass.inputGrads ? [pass.inputGrads] : [])]);
+  tf.dispose([pass.losses, ...(pass.inputGrads ? [pass.inputGrads] : []), ...(pass.inputFactor ? [pass.inputFactor.kernel] : [])]);
   for (const blk of pass.blocks) blk.dispose();
 }
 
@@ -108,15 +111,21 @@ function batchedPass(plan: ReadyPlan, loss: PerExampleLoss, x: tf.Tensor, y: tf.
   const deltas = withInput ? grads.slice(1) : grads;
   let offset = 0;
   const byStep = new Map<PlanStep, LayerBlock>();
+  const factorStep = inputDenseStep(plan);
+  let inputFactor: InputGramFactor | null = null;
   weighted.forEach((s, k) => {
     const n = probes[k]!.length;
     byStep.set(s, s.bound.block(saved[k]!, deltas.slice(offset, offset + n)));
+    if (factorStep !== null && plan.steps[factorStep] === s) {
+      // A clone shares the variable's data now and keeps it if the variable is later assigned.
+      inputFactor = { delta: deltas[offset] as tf.Tensor2D, kernel: s.bound.variables[0]!.read().clone() as tf.Tensor2D };
+    }
     offset += n;
   });
   tf.dispose([value, ...probes.flat()]);
   if (!saved.some((s) => s.includes(xv))) xv.dispose(); // else a block owns it
   const blocks = plan.blockOrder.map((i) => byStep.get(plan.steps[i]!)!);
-  return { path: 'batched', b, losses: losses!, inputGrads, blocks };
+  return { path: 'batched', b, losses: losses!, inputGrads, inputFactor, blocks };
 }
 
 /** The exact reference: one forward/backward pass per example. */
@@ -142,6 +151,7 @@ function loopPass(model: tf.LayersModel, loss: PerExampleLoss, x: tf.Tensor, y: 
     path: 'loop', reason, b,
     losses: tf.concat(ls, 0) as tf.Tensor1D,
     inputGrads: tf.concat(gs, 0),
+    inputFactor: null,
     blocks: [materializedBlock({ kind: 'loop', layer: '', b, size: h.shape[1], make: () => h.clone(), owned: [h] })],
   };
   tf.dispose([...rows, ...gs, ...ls]);
@@ -217,9 +227,28 @@ export function inputGradientRows(pass: PerExamplePass): tf.Tensor2D {
   return pass.inputGrads.reshape([pass.b, -1]) as tf.Tensor2D;
 }
 
-/** ⟨g_i, g_j⟩ for the input gradients, [b, b], tiled as `gram` is. */
+/**
+ * ⟨g_i, g_j⟩ for the input gradients, [b, b], tiled as `gram` is: in the factored form where
+ * the model allows it and it is cheaper (inputGram.ts), else from the g_i.
+ */
 export function inputGram(pass: PerExamplePass, tileRows = GRAM_TILE_ROWS): tf.Tensor2D {
+  const f = pass.inputFactor;
+  if (f && (!pass.inputGrads || factoredBeatsDirect(pass.b, f.kernel.shape))) return factoredInputGram(f, tileRows);
   return tf.tidy(() => gramOfRows(inputGradientRows(pass), tileRows));
+}
+
+/**
+ * Whether a pass on `b` examples must form the g_i for {@link inputGram}: always, unless the
+ * model allows the factored form and it costs less than forming them.
+ */
+export function inputGramNeedsInputGradients(model: tf.LayersModel, b: number): boolean {
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) return true;
+  const plan = cachedPlan(model);
+  if (!plan.ok) return true;
+  const k = inputDenseStep(plan);
+  if (k === null) return true;
+  const step = plan.steps[k] as WeightedStep;
+  return !factoredSavesInputGradients(b, step.bound.variables[0]!.shape as number[]);
 }
 
 /** ‖h_i‖² for every example, [b] (the Gram matrix's diagonal, without the rest of it). */
@@ -302,8 +331,9 @@ export function subsetGrams(pass: PerExamplePass, subsets: readonly Int32Array[]
   });
 }
 
-/** As {@link subsetGrams}, for the input gradients. */
+/** As {@link subsetGrams}, for the input gradients (factored when the pass has no g_i). */
 export function subsetInputGrams(pass: PerExamplePass, subsets: readonly Int32Array[]): tf.Tensor2D[] {
+  if (!pass.inputGrads && pass.inputFactor) return factoredSubsetInputGrams(pass.inputFactor, subsets);
   return tf.tidy(() => {
     const g = inputGradientRows(pass);
     return subsets.map((s) => tf.tidy(() => {

@@ -61,12 +61,13 @@ export interface SampleOf {
 }
 
 /**
- * Work a group needs. The first four are shared: the engine computes each at most once per
+ * Work a group needs. The first five are shared: the engine computes each at most once per
  * batch, whichever groups ask for it. The others are the group's own.
  */
 export type Requirement =
   | 'perExamplePass' // shared: one batched pass giving every h_i
   | 'inputGradients' // shared: the same pass also gives every g_i (one more backward product)
+  | 'inputGradientGram' // shared: ⟨g_i, g_j⟩, from the g_i or, where the model allows, from δ and W
   | 'batchGradient' // shared: h̄ and the loss at the current weights on the batch
   | 'subBatches' // shared: the batch split into sub-batches (or the other batches given)
   | 'previousStep' // the optimizer's step: h̄_t, L_t, Δ_t (only the conditioned optimizer has it)
@@ -125,7 +126,7 @@ export const GROUPS: Readonly<Record<SampleGroup, GroupSpec>> = {
   inputGradient: {
     description: 'Gram matrix of the per-example input gradients',
     when: 'sampled',
-    requires: ['perExamplePass', 'inputGradients'],
+    requires: ['perExamplePass', 'inputGradientGram'],
     extraPasses: { forward: 1, backward: 1 },
     memory: 'O(b·D) input gradients, O(b²) Gram',
     priorSteps: 1,

@@ -10,7 +10,7 @@ import type { SampleOf } from '../../metrics/registry.js';
 import { tf } from '../../backend/tf.js';
 import { toGram } from '../hostMath.js';
 import { parameterCount } from '../params.js';
-import { inputGradientRows, subsetGrams, subsetInputGrams } from '../perExample.js';
+import { subsetGrams, subsetInputGrams } from '../perExample.js';
 import type { SharedWork } from './shared.js';
 
 /** The groups the approximation applies to. */
@@ -25,7 +25,7 @@ export const SUBSET_SAMPLERS: { readonly [G in SubsetGroup]: (w: SharedWork, sub
   },
   inputGradient(w, subsets) {
     const pass = w.pass();
-    const dim = tf.tidy(() => inputGradientRows(pass).shape[1]);
+    const dim = w.x.size / w.b;
     return readGrams(subsetInputGrams(pass, subsets)).map((gram) => ({ gram, dim }));
   },
 };

@@ -20,7 +20,7 @@ export function samplePerExample(w: SharedWork): PerExampleSamples {
 
 export function sampleInputGradient(w: SharedWork): InputGradientSamples {
   const pass = w.pass();
-  const dim = tf.tidy(() => inputGradientRows(pass).shape[1]);
+  const dim = w.x.size / w.b;
   const g = readback(() => inputGram(pass)); // tiled above 1,024 examples: memory stays bounded
   return { gram: toGram(pass.b, g), dim };
 }

@@ -8,7 +8,7 @@ import { UnsupportedError } from '../../errors.js';
 import { batchGradient, type BatchGradient } from '../batchGradient.js';
 import { readback } from '../hostMath.js';
 import { applyMask } from '../mask.js';
-import { type PerExamplePass, type SubsetOptions, disposePass, perExamplePass } from '../perExample.js';
+import { type PerExamplePass, type SubsetOptions, disposePass, inputGramNeedsInputGradients, perExamplePass } from '../perExample.js';
 import type { EngineContext, WeightSamplingOptions } from '../context.js';
 import type { Requirement } from '../../metrics/registry.js';
 
@@ -67,7 +67,9 @@ export class SharedWork {
   pass(): PerExamplePass {
     if (this.passMemo === null) {
       try {
-        const inputGradients = this.needs === null || this.needs.has('inputGradients');
+        const needs = this.needs;
+        const inputGradients = needs === null || needs.has('inputGradients') ||
+          (needs.has('inputGradientGram') && inputGramNeedsInputGradients(this.ctx.model, this.b));
         this.passMemo = perExamplePass(this.ctx.model, this.ctx.loss, this.x, this.y, { training: this.ctx.training, inputGradients });
       } catch (err) {
         if (!(err instanceof UnsupportedError)) throw err;
