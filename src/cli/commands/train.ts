@@ -137,7 +137,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('groups', { type: 'string', default: 'full', describe: `metric groups sampled, a preset: ${Object.keys(PRESETS).join(', ')} (the policy's groups are always on)` })
       .option('budget', { type: 'number', describe: 'metric overhead budget, a fraction of wall time (default 0.05)' })
       .option('every', { type: 'number', describe: 'sample the metric groups every k steps instead of a budget' })
-      .option('step-metrics', { type: 'number', describe: "measure the per-step numbers (norms, kappaWStep) every step (1, the default) or on 2 of every k steps: a few % faster on tiny models" })
+      .option('step-metrics', { type: 'number', describe: "measure the per-step numbers (norms, kappaWStep, dot products) every step (1, the default) or on 2 of every k steps: on the bench MLP (5 ms steps) 1.4-1.6x a plain step at 1, 1.0-1.2x at 10" })
       .option('validate-every', { type: 'number', describe: 'also validate every k steps (default: at each epoch end)' })
       .option('run-dir', { type: 'string', describe: 'run directory (default: a new one under ./runs)' })
       .option('checkpoint-every', { type: 'number', describe: 'also checkpoint every k steps (always at the end)' })
