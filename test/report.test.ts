@@ -126,6 +126,17 @@ test('knob plots: the value in force from the examples seen before each step, ch
   assert.deepEqual(bs.map((p) => [p.x, p.value]), updates.filter((u) => u.before.batchSize !== u.after.batchSize).map((u) => [throughAt(dir, u.step), u.after.batchSize]));
 });
 
+test('the batch-size plot shows the size the policy chose, not an epoch\'s short last batch', () => {
+  const dir = path.join(tmp, 'run-short');
+  const requested = (s: number) => (s < 30 ? 8 : 16);
+  knobRun(dir, { batchSize: requested, actualBatchSize: (s) => (s % 15 === 14 ? 5 : requested(s)) });
+  const steps = stepsOf(dir);
+  assert.ok(steps.some((s) => s.rec.batchSize === 5), 'the trace has short batches');
+  const line = rows(plot(runReport(dir), 'Batch size over the run'), 0).map((r) => [r.x, r.value]);
+  const at = (step: number) => steps.find((s) => s.rec.step === step)!.before;
+  assert.deepEqual(line, [[at(0), 8], [at(30), 16], [at(59), 16]]);
+});
+
 test('a comparison: median and min–max band over seeds, point by point when the seeds share x, interpolated when not', () => {
   const dir = path.join(tmp, 'cmp-a');
   const runs: SyntheticRun[] = [];

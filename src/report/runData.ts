@@ -134,12 +134,31 @@ class Collector {
 }
 
 function knobData(steps: readonly StepEvent[], before: readonly number[], updates: readonly PolicyDecision[], examplesThrough: Map<number, number>, knob: Knob, limits: PlotLimits): KnobData {
-  const line = changePoints({ x: [...before], y: steps.map((s) => s[knob]) }, limits.maxPoints);
   const changed = updates.filter((u) => u.before[knob] !== u.after[knob]);
+  const y = knob === 'batchSize' ? requestedBatchSizes(steps, changed) : steps.map((s) => s[knob]);
+  const line = changePoints({ x: [...before], y }, limits.maxPoints);
   const decisions = thin(changed, limits.maxDecisions).map((u) => ({
     step: u.step, examples: examplesThrough.get(u.step) ?? 0, before: u.before[knob], after: u.after[knob], policy: u.policy, reason: u.reason,
   }));
   return { line, decisions, total: changed.length };
+}
+
+/**
+ * The batch size in force at each step, as the policy chose it: the steps' own sizes would show
+ * an epoch's short last batch (the remainder of the data) as a drop the policy never made. It is
+ * the latest decision's `after` (a decision at step u applies from step u + 1), before any
+ * decision the first decision's `before`, and without decisions the most common step size.
+ */
+function requestedBatchSizes(steps: readonly StepEvent[], changed: readonly PolicyDecision[]): number[] {
+  const counts = new Map<number, number>();
+  for (const s of steps) counts.set(s.batchSize, (counts.get(s.batchSize) ?? 0) + 1);
+  const common = [...counts].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0]?.[0] ?? 0;
+  let inForce = changed[0]?.before.batchSize ?? common;
+  let next = 0;
+  return steps.map((s) => {
+    while (next < changed.length && changed[next]!.step < s.step) inForce = changed[next++]!.after.batchSize;
+    return inForce;
+  });
 }
 
 /** Why metrics were null, over all samples. */
