@@ -155,6 +155,7 @@ export function metricGroupSpec(o: MetricGroupOptions): TopLevelSpec {
     facet: { field: 'metric', type: 'nominal', title: null, sort: o.metrics, header: { labelFontSize: 12, labelFontWeight: 'bold', labelPadding: 4 } },
     columns: Math.min(3, o.metrics.length),
     spec: { width: 230, height: 130, layer: layers },
-    resolve: { scale: { y: 'independent' } },
+    // Independent x axes: with one shared axis per column, Vega-Lite draws it under the empty cells of a short last row.
+    resolve: { scale: { y: 'independent' }, axis: { x: 'independent' } },
   } as TopLevelSpec;
 }
