@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { UsageError } from '../errors.js';
 import { SUMMARY_FILE, TraceError } from '../trace/format.js';
 import { writeJsonAtomic } from '../trace/writer.js';
+import { openResumable } from '../trace/dirs.js';
 import { CHECKPOINT_DIR } from '../trainer/checkpoint.js';
 import { type CompareSpec, baselineOf, planRuns, type PlannedRun } from './compareSpec.js';
 import { FAILURE_FILE, outcomeOf, type RunOutcome } from './outcome.js';
@@ -107,18 +108,8 @@ function readOutcome(id: string, dir: string, error: string | undefined): RunOut
 }
 
 function openDir(dir: string, spec: CompareSpec, opts: CompareOptions): ComparisonFile | null {
-  const file = path.join(dir, COMPARE_FILE);
-  if (!fs.existsSync(file)) {
-    if (opts.resume) throw new UsageError(`nothing to resume: ${dir} holds no comparison`);
-    return null;
-  }
-  if (opts.overwrite) {
-    fs.rmSync(dir, { recursive: true, force: true });
-    return null;
-  }
-  if (!opts.resume) throw new UsageError(`${dir} already holds a comparison: continue it with --resume, or replace it with --overwrite`);
-  const old = JSON.parse(fs.readFileSync(file, 'utf8')) as ComparisonFile;
-  if (JSON.stringify(old.spec) !== JSON.stringify(spec)) throw new UsageError(`${dir} holds a different comparison: resume it with the same options, or choose another --out`);
+  const old = openResumable<ComparisonFile>(dir, COMPARE_FILE, 'comparison', opts);
+  if (old && JSON.stringify(old.spec) !== JSON.stringify(spec)) throw new UsageError(`${dir} holds a different comparison: resume it with the same options, or choose another --out`);
   return old;
 }
 

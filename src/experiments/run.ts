@@ -18,6 +18,7 @@ import { type CompareOptions, runResumable } from '../compare/compare.js';
 import { UsageError } from '../errors.js';
 import { writeHtml } from '../report/write.js';
 import { readManifest, readTrace, type JsonValue, type Trace } from '../trace/index.js';
+import { openResumable } from '../trace/dirs.js';
 import { writeJsonAtomic } from '../trace/writer.js';
 import { isFinished } from '../compare/compare.js';
 import { getAnalysis } from './analyses.js';
@@ -66,18 +67,8 @@ export interface ExperimentFile {
 
 /** The experiment already in `dir` when resuming, after checking it is this one. */
 function openDir(dir: string, identity: string, opts: ExperimentOptions): ExperimentFile | null {
-  const file = path.join(dir, EXPERIMENT_FILE);
-  if (!fs.existsSync(file)) {
-    if (opts.resume) throw new UsageError(`nothing to resume: ${dir} holds no experiment`);
-    return null;
-  }
-  if (opts.overwrite) {
-    fs.rmSync(dir, { recursive: true, force: true });
-    return null;
-  }
-  if (!opts.resume) throw new UsageError(`${dir} already holds an experiment: continue it with --resume, or replace it with --overwrite`);
-  const old = JSON.parse(fs.readFileSync(file, 'utf8')) as ExperimentFile;
-  if (JSON.stringify([old.name, old.variant, old.variantDefinition]) !== identity) {
+  const old = openResumable<ExperimentFile>(dir, EXPERIMENT_FILE, 'experiment', opts);
+  if (old && JSON.stringify([old.name, old.variant, old.variantDefinition]) !== identity) {
     throw new UsageError(`${dir} holds a different experiment (${old.name}, ${old.variant}): resume it with the same name and variant, or choose another --out`);
   }
   return old;

@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { UsageError } from '../errors.js';
 import { TraceError } from './format.js';
 
 /** What the operating system's error code means, in words. */
@@ -94,4 +95,24 @@ export function checkWritableDir(dir: string, what = 'run directory'): void {
       }
     }
   }
+}
+
+/**
+ * The state a resumable command (compare, experiment) left in `dir` as its JSON file `name`, by
+ * the rule the run directories follow: `resume` needs that file, `overwrite` removes the
+ * directory, and neither refuses a directory that holds one. Null for a fresh start; the caller
+ * checks that what it resumes is the same work.
+ */
+export function openResumable<T>(dir: string, name: string, what: string, opts: { resume?: boolean; overwrite?: boolean }): T | null {
+  const file = path.join(dir, name);
+  if (!fs.existsSync(file)) {
+    if (opts.resume) throw new UsageError(`nothing to resume: ${dir} holds no ${what}`);
+    return null;
+  }
+  if (opts.overwrite) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    return null;
+  }
+  if (!opts.resume) throw new UsageError(`${dir} already holds a${/^[aeiou]/.test(what) ? 'n' : ''} ${what}: continue it with --resume, or replace it with --overwrite`);
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
 }
