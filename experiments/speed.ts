@@ -4,7 +4,7 @@
  * Reproduces the thesis' scatter figures (one point per network, labelled with its depth).
  */
 import type { DefinitionInput } from '../src/experiments/types.js';
-import { FULL_ZOO_VARIANT, QUICK_DATA } from './traces.js';
+import { FULL_ZOO_VARIANT, QUICK_DATA, QUICK_FC } from './traces.js';
 
 export const speed: DefinitionInput = {
   name: 'speed',
@@ -18,11 +18,7 @@ export const speed: DefinitionInput = {
     blocks: [{
       name: 'zoo',
       // Fully connected nets only (cheap here), over depths that train at very different speeds.
-      architectures: [
-        { label: 'fc-relu', zoo: 'fc-orthogonal', options: { activation: 'relu' }, widths: [32] },
-        { label: 'fc-crelu', zoo: 'fc-orthogonal', options: { activation: 'crelu' }, widths: [16] },
-        { label: 'looks-linear', zoo: 'fc-crelu-ll', widths: [16] },
-      ],
+      architectures: QUICK_FC,
       depths: [1, 3, 10],
       batchSizes: [32],
       learningRates: [0.05],

@@ -39,6 +39,13 @@ export const FULL_ZOO_VARIANT: VariantInput = {
 /** A tiny zoo for the quick variants: small widths, a slice of the embedded data, a few hundred steps. */
 export const QUICK_DATA = { name: 'embedded', examples: 1024, valExamples: 256, testExamples: 256 } as const;
 
+/** The quick variants' fully connected nets: ReLU, CReLU and looks-linear, narrow. */
+export const QUICK_FC = [
+  { label: 'fc-relu', zoo: 'fc-orthogonal', options: { activation: 'relu' }, widths: [32] },
+  { label: 'fc-crelu', zoo: 'fc-orthogonal', options: { activation: 'crelu' }, widths: [16] },
+  { label: 'looks-linear', zoo: 'fc-crelu-ll', widths: [16] },
+] satisfies VariantInput['blocks'][number]['architectures'];
+
 export const traces: DefinitionInput = {
   name: 'traces',
   number: 1,
@@ -51,9 +58,7 @@ export const traces: DefinitionInput = {
     blocks: [{
       name: 'zoo',
       architectures: [
-        { label: 'fc-relu', zoo: 'fc-orthogonal', options: { activation: 'relu' }, widths: [32] },
-        { label: 'fc-crelu', zoo: 'fc-orthogonal', options: { activation: 'crelu' }, widths: [16] },
-        { label: 'looks-linear', zoo: 'fc-crelu-ll', widths: [16] },
+        ...QUICK_FC,
         // Without batch norm here: its training kernels on wasm make a 1-block ResNet 4× slower.
         { label: 'cnn', zoo: 'cnn-plain', depths: [2], widths: [4] },
         { label: 'resnet', zoo: 'resnet', depths: [1], widths: [4] },
